@@ -1,0 +1,5 @@
+import sys
+
+from cwcontrib.cli import main
+
+sys.exit(main())

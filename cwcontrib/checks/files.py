@@ -1,0 +1,133 @@
+"""Stage 2: every file is confined, regular, declared, within limits, and matches its checksum."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from cwcontrib.checks.base import Context, check
+from cwcontrib.codes import finding
+from cwcontrib.findings import Finding, Location
+from cwcontrib.hashing import sha256_confined
+from cwcontrib.manifest import MANIFEST_NAMES
+from cwcontrib.models import EXTENSIONS, Artifact
+from cwcontrib.safefs import UnsafeFile, name_problem, path_problem, scan_tree
+
+
+def _artifact_pointer(index: int, field: str = "path") -> str:
+    return f"/artifacts/{index}/{field}"
+
+
+@check("files", "CW201", "CW202", "CW208", "CW212", "CW214")
+def folder_holds_only_plain_files(ctx: Context) -> Iterator[Finding]:
+    ctx.tree = scan_tree(ctx.root, ctx.limits)
+    if ctx.tree.truncated:
+        yield finding("CW208", f"stopped listing the folder: {ctx.tree.truncated}", Location("."))
+    for rel, entry in sorted(ctx.tree.entries.items()):
+        problem = name_problem(rel.rsplit("/", 1)[-1])
+        if problem:
+            yield finding("CW214", f"the name {rel!r} is unsafe: {problem}", Location(ascii(rel)[1:-1]))
+        if entry.kind == "symlink":
+            yield finding("CW201", "this is a symbolic link", Location(rel))
+        elif entry.kind == "special":
+            yield finding("CW202", "this is a FIFO, socket or device, not a regular file", Location(rel))
+        elif entry.kind == "file" and entry.nlink > 1:
+            yield finding("CW212", f"this file has {entry.nlink} hard links", Location(rel))
+
+
+@check("files", "CW200", "CW209", "CW211", "CW213")
+def artifact_declarations_are_sound(ctx: Context) -> Iterator[Finding]:
+    if ctx.model is None:
+        return
+    seen: set[str] = set()
+    for i, artifact in enumerate(ctx.model.artifacts):
+        if artifact.path is None:
+            if artifact.uri is None:
+                yield finding("CW200", "the artifact has neither `path` nor `uri`", ctx.at(f"/artifacts/{i}"))
+            else:
+                yield finding("CW213", f"{artifact.uri} is declared by URI only", ctx.at(_artifact_pointer(i, "uri")))
+            continue
+        problem = path_problem(artifact.path)
+        if problem:
+            yield finding("CW200", f"{artifact.path!r}: {problem}", ctx.at(_artifact_pointer(i)))
+        if artifact.path in seen:
+            yield finding("CW209", f"{artifact.path!r} is declared more than once", ctx.at(_artifact_pointer(i)))
+        seen.add(artifact.path)
+        extensions = EXTENSIONS[artifact.format]
+        if not artifact.path.lower().endswith(extensions):
+            yield finding("CW211", f"{artifact.path!r} is declared as {artifact.format.value}, which needs a name "
+                                   f"ending in {' or '.join(extensions)}", ctx.at(_artifact_pointer(i, "format")))
+
+
+def _local_artifacts(ctx: Context) -> Iterator[tuple[int, Artifact, str]]:
+    assert ctx.model is not None
+    seen: set[str] = set()
+    for i, artifact in enumerate(ctx.model.artifacts):
+        path = artifact.path
+        if path is None or path in seen or path_problem(path):
+            continue
+        seen.add(path)
+        yield i, artifact, path
+
+
+@check("files", "CW201", "CW202", "CW203", "CW205", "CW206", "CW207", "CW208")
+def artifacts_match_their_checksums(ctx: Context) -> Iterator[Finding]:
+    if ctx.model is None or ctx.tree is None:
+        return
+    entries = ctx.tree.entries
+    planned: list[tuple[int, Artifact, str]] = []
+    total = 0
+    for i, artifact, path in _local_artifacts(ctx):
+        entry = entries.get(path)
+        where = ctx.at(_artifact_pointer(i))
+        if entry is None:
+            if not ctx.tree.truncated:
+                yield finding("CW203", f"{path!r} does not exist", where)
+            continue
+        if entry.kind != "file":
+            if entry.kind == "dir":
+                yield finding("CW202", f"{path!r} is a folder, not a file", where)
+            continue  # links and special files are reported where the folder is listed
+        if entry.size > ctx.limits.file_bytes:
+            yield finding("CW207", f"{path!r} has {entry.size} bytes, over the limit of {ctx.limits.file_bytes}", where)
+            continue
+        if entry.size != artifact.size:
+            yield finding("CW205", f"{path!r} has {entry.size} bytes, declared {artifact.size}",
+                          ctx.at(_artifact_pointer(i, "size")), hint=f"Set `size: {entry.size}` if the file is right.")
+            continue
+        total += entry.size
+        planned.append((i, artifact, path))
+    if total > ctx.limits.total_bytes:
+        yield finding("CW208", f"declared files total {total} bytes, over the limit of {ctx.limits.total_bytes}",
+                      Location("."))
+        return
+    yield from _verify_checksums(ctx, planned, total)
+
+
+def _verify_checksums(ctx: Context, planned: list[tuple[int, Artifact, str]], total: int) -> Iterator[Finding]:
+    ctx.progress.start("hashing files", total)
+    try:
+        for i, artifact, path in planned:
+            ctx.looking_at = path
+            try:
+                digest = sha256_confined(ctx.root, path, ctx.progress.advance)
+            except UnsafeFile as exc:
+                yield finding(exc.code, f"{path!r}: {exc}", ctx.at(_artifact_pointer(i)))
+                continue
+            if digest != artifact.sha256:
+                yield finding("CW206", f"{path!r} has sha256 {digest}, declared {artifact.sha256}",
+                              ctx.at(_artifact_pointer(i, "sha256")),
+                              hint=f"Set `sha256: {digest}` if the file is the one you meant to submit.")
+                continue
+            ctx.verified.add(path)
+    finally:
+        ctx.progress.finish()
+
+
+@check("files", "CW204")
+def no_undeclared_files(ctx: Context) -> Iterator[Finding]:
+    if ctx.model is None or ctx.tree is None:
+        return
+    declared = {a.path for a in ctx.model.artifacts if a.path}
+    for rel, _entry in sorted(ctx.tree.files.items()):
+        if rel not in declared and rel not in MANIFEST_NAMES:
+            yield finding("CW204", f"{rel!r} is not declared in `artifacts`", Location(rel))

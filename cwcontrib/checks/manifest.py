@@ -1,0 +1,81 @@
+"""Stage 1: the manifest is safe, well-formed data that follows the published JSON Schema."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from typing import Any
+
+import jsonschema
+from pydantic import ValidationError
+
+from cwcontrib.checks.base import Context, check
+from cwcontrib.codes import finding
+from cwcontrib.findings import Finding
+from cwcontrib.manifest import join_pointer, load_manifest
+from cwcontrib.models import SUPPORTED_SCHEMA_VERSIONS, Manifest
+from cwcontrib.schema import generate_schema
+
+
+@lru_cache(maxsize=1)
+def _schema_validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(generate_schema())
+
+
+def pointer_of(path: Iterable[Any]) -> str:
+    pointer = ""
+    for token in path:
+        pointer = join_pointer(pointer, token)
+    return pointer
+
+
+def _schema_error_findings(ctx: Context, error: jsonschema.ValidationError) -> Iterator[Finding]:
+    pointer = pointer_of(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        for key in sorted(k for k in error.instance if k not in allowed):
+            choices = ", ".join(sorted(allowed))
+            yield finding("CW110", f"unknown field {key!r}", ctx.at(join_pointer(pointer, key)),
+                          hint=f"Remove it or fix its spelling; allowed here: {choices}.")
+        return
+    best = jsonschema.exceptions.best_match([error])
+    yield finding("CW110", best.message, ctx.at(pointer_of(best.absolute_path)))
+
+
+def _pydantic_findings(ctx: Context, exc: ValidationError) -> Iterator[Finding]:
+    for error in exc.errors():
+        pointer = pointer_of(p for p in error["loc"] if not str(p).startswith("function-"))
+        yield finding("CW110", error["msg"], ctx.at(pointer))
+
+
+@check("manifest", "CW100", "CW101", "CW102", "CW103", "CW104", "CW105", "CW106", "CW107", "CW108",
+       "CW109", "CW111", "CW113")
+def manifest_is_safe_data(ctx: Context) -> Iterable[Finding]:
+    ctx.manifest = load_manifest(ctx.root, ctx.limits)
+    ctx.looking_at = ctx.manifest.file
+    return ctx.manifest.findings
+
+
+@check("manifest", "CW110", "CW112")
+def manifest_follows_schema(ctx: Context) -> Iterator[Finding]:
+    if ctx.manifest is None or not ctx.manifest.usable:
+        return
+    data = ctx.manifest.data
+    if not isinstance(data, dict):
+        yield finding("CW110", f"the manifest is a {type(data).__name__}, not a mapping", ctx.at(""))
+        return
+    version = data.get("schema_version")
+    if "schema_version" in data and version not in SUPPORTED_SCHEMA_VERSIONS:
+        yield finding("CW112", f"schema_version {version!r} is not supported "
+                               f"(supported: {', '.join(SUPPORTED_SCHEMA_VERSIONS)})",
+                      ctx.at("/schema_version"))
+        return
+    errors = sorted(_schema_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    found = [f for error in errors for f in _schema_error_findings(ctx, error)]
+    if found:
+        yield from found
+        return
+    try:
+        ctx.model = Manifest.model_validate(data)
+    except ValidationError as exc:  # rules the JSON Schema cannot express
+        yield from _pydantic_findings(ctx, exc)

@@ -1,0 +1,344 @@
+"""Stage 3: the submission means something consistent — trials, accuracies, curves, references."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+from cwcontrib.checks.base import Context, check, walk_strings
+from cwcontrib.codes import finding
+from cwcontrib.datasets import dataset_info
+from cwcontrib.findings import Finding, Location
+from cwcontrib.models import Choice, Manifest, Range
+from cwcontrib.secrets import is_secret_name, secret_in_value
+from cwcontrib.spdx import is_known_license
+from cwcontrib.tables import Table, TableError, read_table
+from cwcontrib.trials import ResolvedRun, flatten, inline_trials, table_column_problems, table_trials
+
+# A claim counts as k/N when it is within this of k/N: enough for six written decimals, far too
+# little for a mean of per-batch accuracies (off by up to ~1/batch_size of a batch's share).
+K_OVER_N_TOLERANCE = 1e-6
+EXPLODING_LOSS = 1e6
+CURVE_REQUIRED_COLUMNS = ("epoch", "loss")
+
+
+def _model(ctx: Context) -> Manifest:
+    assert ctx.model is not None
+    return ctx.model
+
+
+def _table_problem(exc: TableError, file: str) -> Finding:
+    return finding(exc.code, str(exc), Location(file, exc.line))
+
+
+def _read_verified_table(ctx: Context, rel: str, fmt: str) -> Table | None:
+    """Tables are only read once stage 2 verified their checksum, and only once."""
+    if rel not in ctx.verified:
+        return None
+    if rel not in ctx.tables:
+        ctx.looking_at = rel
+        try:
+            ctx.tables[rel] = read_table(ctx.root, rel, fmt, ctx.limits)
+        except TableError as exc:
+            ctx.tables[rel] = exc
+    cached = ctx.tables[rel]
+    if isinstance(cached, TableError):
+        raise cached
+    assert isinstance(cached, Table)
+    return cached
+
+
+@check("semantics", "CW110", "CW313", "CW314", "CW315", "CW316")
+def trials_are_well_formed(ctx: Context) -> Iterator[Finding]:
+    if ctx.model is None or ctx.manifest is None:
+        return
+    model = ctx.model
+    for trial, problems in inline_trials(model, ctx.manifest):
+        ctx.trials.append(trial)
+        yield from problems
+    spec = model.trials_table
+    if spec is not None:
+        try:
+            table = _read_verified_table(ctx, spec.path, spec.format)
+        except TableError as exc:
+            yield _table_problem(exc, spec.path)
+            table = None
+        if table is not None:
+            column_problems = table_column_problems(table)
+            yield from column_problems
+            if not column_problems:
+                for resolved, problems in table_trials(model, table):
+                    if resolved is not None:
+                        ctx.trials.append(resolved)
+                    yield from problems
+    if not model.trials and spec is None:
+        yield finding("CW316", "neither `trials` nor `trials_table` is given", ctx.at(""))
+
+
+@check("semantics", "CW305")
+def trial_ids_are_unique(ctx: Context) -> Iterator[Finding]:
+    counts = Counter(t.id for t in ctx.trials)
+    for trial in ctx.trials:
+        if counts[trial.id] > 1:
+            yield finding("CW305", f"trial id {trial.id!r} is used {counts[trial.id]} times", trial.where.of("id"))
+
+
+@check("semantics", "CW210")
+def referenced_files_are_declared(ctx: Context) -> Iterator[Finding]:
+    if ctx.model is None:
+        return
+    model = ctx.model
+    declared = {a.path for a in model.artifacts if a.path}
+    if model.trials_table and model.trials_table.path not in declared:
+        yield finding("CW210", f"{model.trials_table.path!r} is not declared", ctx.at("/trials_table/path"))
+    for i, path in enumerate(model.code.files if model.code else []):
+        if path not in declared:
+            yield finding("CW210", f"{path!r} is not declared", ctx.at(f"/code/files/{i}"))
+    for trial in ctx.trials:
+        for run in trial.runs.values():
+            for field in ("weights", "curves"):
+                path = getattr(run.run, field)
+                if path is not None and path not in declared:
+                    yield finding("CW210", f"{path!r} is not declared", run.at(field))
+
+
+@check("semantics", "CW311", "CW312")
+def runs_name_declared_frameworks(ctx: Context) -> Iterator[Finding]:
+    if ctx.model is None:
+        return
+    frameworks = set(ctx.model.frameworks)
+    for key in ctx.model.architecture.implementations:
+        if key not in frameworks:
+            yield finding("CW311", f"implementation {key!r} names an undeclared framework",
+                          ctx.at(f"/architecture/implementations/{key}"))
+    for trial in ctx.trials:
+        for key, run in trial.runs.items():
+            if key not in frameworks:
+                yield finding("CW311", f"run {key!r} of trial {trial.id!r} names an undeclared framework",
+                              run.at())
+        missing = sorted(frameworks - set(trial.runs))
+        if missing:
+            yield finding("CW312", f"trial {trial.id!r} has no run for {', '.join(missing)}", trial.where.of("runs"))
+
+
+@check("semantics", "CW300")
+def runs_share_hyperparameters(ctx: Context) -> Iterator[Finding]:
+    for trial in ctx.trials:
+        trial_values = flatten(trial.hyperparameter_values)
+        for run in trial.runs.values():
+            if run.run.hyperparameters is None:
+                continue
+            run_values = flatten(run.run.hyperparameters.model_dump(exclude_none=True))
+            for name, value in sorted(run_values.items()):
+                if trial_values.get(name) != value:
+                    yield finding("CW300", f"run {run.framework!r} of trial {trial.id!r} has {name}={value!r}, "
+                                           f"the trial has {trial_values.get(name)!r}",
+                                  run.at("hyperparameters", *name.split(".")))
+
+
+def _in_space(value: object, dimension: Range | Choice) -> bool:
+    if isinstance(dimension, Choice):
+        return value in dimension.values
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and dimension.low <= value <= dimension.high
+
+
+@check("semantics", "CW301", "CW320", "CW322")
+def trials_lie_in_search_space(ctx: Context) -> Iterator[Finding]:
+    if ctx.model is None:
+        return
+    sweep = ctx.model.sweep
+    if sweep is None:
+        if len(ctx.trials) > 1:
+            yield finding("CW320", f"{len(ctx.trials)} trials but no `sweep` says how they were selected", ctx.at(""))
+        return
+    known = set(flatten(_hyperparameter_field_tree()))
+    for name in sorted(sweep.search_space):
+        if name not in known:
+            yield finding("CW322", f"{name!r} is not a hyperparameter", ctx.at(f"/sweep/search_space/{name}"),
+                          hint=f"Known hyperparameters: {', '.join(sorted(known))}.")
+    for trial in ctx.trials:
+        values = flatten(trial.hyperparameter_values)
+        for name, dimension in sorted(sweep.search_space.items()):
+            if name in values and not _in_space(values[name], dimension):
+                yield finding("CW301", f"trial {trial.id!r} has {name}={values[name]!r}, outside the search space",
+                              trial.where.of("hyperparameters", *name.split(".")))
+
+
+def _hyperparameter_field_tree() -> dict[str, object]:
+    from pydantic import BaseModel
+
+    from cwcontrib.models import Hyperparameters
+
+    def tree(model: type[BaseModel]) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for name, info in model.model_fields.items():
+            annotation = info.annotation
+            nested = [a for a in getattr(annotation, "__args__", (annotation,))
+                      if isinstance(a, type) and issubclass(a, BaseModel)]
+            out[name] = tree(nested[0]) if nested else None
+        return out
+
+    return tree(Hyperparameters)
+
+
+def nearest_k(accuracy: float, n: int) -> int:
+    return round(accuracy * n)
+
+
+def chance_ceiling(num_classes: int, n: int) -> float:
+    """Accuracies up to three binomial standard deviations above 1/classes are 'at chance'."""
+    p = 1.0 / num_classes
+    return p + 3.0 * math.sqrt(p * (1 - p) / n)
+
+
+@check("semantics", "CW303", "CW304", "CW307")
+def accuracies_are_counts(ctx: Context) -> Iterator[Finding]:
+    if ctx.model is None:
+        return
+    n = ctx.model.dataset.test_size
+    ceiling = chance_ceiling(ctx.model.architecture.num_classes, n)
+    for trial in ctx.trials:
+        for run in trial.runs.values():
+            accuracy = run.run.test_accuracy
+            where = run.at("test_accuracy")
+            if not 0.0 <= accuracy <= 1.0:
+                yield finding("CW303", f"accuracy {accuracy!r} is outside [0, 1]", where)
+                continue
+            k = nearest_k(accuracy, n)
+            if abs(accuracy - k / n) > K_OVER_N_TOLERANCE:
+                yield finding("CW304", f"accuracy {accuracy!r} is not k/{n}; the nearest is {k}/{n} = {k / n!r}",
+                              where, hint=f"If {k} of {n} test examples were correct, write {k / n!r}; otherwise "
+                                          "count correct predictions over the whole test split.")
+            elif accuracy <= ceiling:
+                yield finding("CW307", f"run {run.framework!r} of trial {trial.id!r} has accuracy {accuracy:.4f}, "
+                                       f"at chance for {ctx.model.architecture.num_classes} classes "
+                                       f"(at most {ceiling:.4f})", where)
+
+
+def _curve_findings(ctx: Context, run: ResolvedRun, table: Table, epochs: int | None) -> Iterator[Finding]:
+    missing = [c for c in CURVE_REQUIRED_COLUMNS if c not in table.columns]
+    if missing:
+        yield finding("CW313", f"the curve has no {', '.join(missing)} column", Location(table.file, 1))
+        return
+    if epochs is not None and len(table.rows) != epochs:
+        yield finding("CW302", f"the curve has {len(table.rows)} epochs, the run trained {epochs}",
+                      Location(table.file), hint="Write one row per epoch, or fix the trial's `epochs`.")
+    loss_columns = [c for c in table.columns if c == "loss" or c.endswith("_loss")]
+    for index, row in enumerate(table.rows):
+        location = Location(table.file, table.line_of(index), row=index + 1)
+        for column in ["epoch", *loss_columns]:
+            cell = row.get(column)
+            try:
+                value = float(cell) if cell is not None else math.nan
+            except (TypeError, ValueError):
+                yield finding("CW313", f"{column} value {cell!r} is not a number",
+                              Location(table.file, table.line_of(index), row=index + 1, column=column))
+                continue
+            if column == "epoch":
+                if value != index + 1:
+                    yield finding("CW313", f"epoch is {cell!r}, expected {index + 1}", location,
+                                  hint="Number epochs 1, 2, 3, ... one row each, in order.")
+            elif not math.isfinite(value):
+                yield finding("CW308", f"{column} is {cell!r} at epoch {index + 1}", location)
+            elif value > EXPLODING_LOSS:
+                yield finding("CW309", f"{column} is {value:.3g} at epoch {index + 1}", location)
+
+
+@check("semantics", "CW302", "CW308", "CW309", "CW313")
+def curves_match_training(ctx: Context) -> Iterator[Finding]:
+    done: set[str] = set()
+    for trial in ctx.trials:
+        epochs = trial.hyperparameters.epochs if trial.hyperparameters else None
+        for run in trial.runs.values():
+            path = run.run.curves
+            if path is None or path in done:
+                continue
+            done.add(path)
+            try:
+                table = _read_verified_table(ctx, path, "csv")
+            except TableError as exc:
+                yield _table_problem(exc, path)
+                continue
+            if table is not None:
+                yield from _curve_findings(ctx, run, table, epochs)
+
+
+_DOI = re.compile(r"^10\.\d{4,9}/[^\s]+$")
+
+
+@check("semantics", "CW306", "CW319")
+def references_and_license_are_well_formed(ctx: Context) -> Iterator[Finding]:
+    if ctx.model is None:
+        return
+    info = ctx.model.submission
+    if not is_known_license(info.license):
+        yield finding("CW319", f"{info.license!r} is not a known SPDX license identifier",
+                      ctx.at("/submission/license"))
+    for i, ref in enumerate(info.references):
+        base = f"/submission/references/{i}"
+        if ref.doi is None and ref.url is None:
+            yield finding("CW306", "the reference has neither `doi` nor `url`", ctx.at(base))
+        if ref.doi is not None and not _DOI.match(ref.doi):
+            yield finding("CW306", f"{ref.doi!r} is not a DOI of the form 10.NNNN/suffix", ctx.at(f"{base}/doi"))
+        if ref.url is not None:
+            parts = urlsplit(ref.url)
+            if parts.scheme not in ("http", "https") or not parts.netloc or " " in ref.url:
+                yield finding("CW306", f"{ref.url!r} is not an http(s) URL", ctx.at(f"{base}/url"))
+
+
+@check("semantics", "CW317", "CW318", "CW323")
+def dataset_matches_registry(ctx: Context) -> Iterator[Finding]:
+    if ctx.model is None:
+        return
+    dataset, architecture = ctx.model.dataset, ctx.model.architecture
+    info = dataset_info(dataset.name)
+    if info is None:
+        yield finding("CW317", f"dataset {dataset.name!r} is not registered", ctx.at("/dataset/name"))
+    else:
+        size = info.split_sizes.get(dataset.split)
+        if size is not None and size != dataset.test_size:
+            yield finding("CW318", f"{dataset.name} {dataset.split} split has {size} examples, declared "
+                                   f"{dataset.test_size}", ctx.at("/dataset/test_size"))
+    if dataset.label_names is not None and len(dataset.label_names) != architecture.num_classes:
+        yield finding("CW323", f"{len(dataset.label_names)} label names for {architecture.num_classes} classes",
+                      ctx.at("/dataset/label_names"))
+
+
+@check("semantics", "CW310")
+def no_secrets_in_data(ctx: Context) -> Iterator[Finding]:
+    if ctx.manifest is not None and ctx.manifest.data is not None:
+        for pointer, key, value in walk_strings(ctx.manifest.data):
+            kind = secret_in_value(value, key)
+            if kind:
+                yield finding("CW310", f"this value looks like {kind}", ctx.at(pointer))
+    if ctx.model is None:
+        return
+    for path in sorted(p for p in ctx.verified if p.endswith(".csv") or p.endswith(".parquet")):
+        try:
+            table = _read_verified_table(ctx, path, "parquet" if path.endswith(".parquet") else "csv")
+        except TableError:
+            continue  # unreadable tables are reported by the checks that need them
+        if table is not None:
+            yield from _table_secrets(table)
+
+
+def _table_secrets(table: Table) -> Iterator[Finding]:
+    for column in table.columns:
+        if is_secret_name(column) and any(row.get(column) not in (None, "") for row in table.rows):
+            yield finding("CW310", f"column {column!r} holds credentials", Location(table.file, 1, column=column))
+    for index, row in enumerate(table.rows):
+        for column, cell in row.items():
+            if isinstance(cell, str):
+                kind = secret_in_value(cell, column)
+                if kind:
+                    yield finding("CW310", f"this cell looks like {kind}",
+                                  Location(table.file, table.line_of(index), row=index + 1, column=column))
+
+
+@check("semantics", "CW321")
+def training_code_is_archived(ctx: Context) -> Iterator[Finding]:
+    if ctx.model is not None and ctx.model.code is None:
+        yield finding("CW321", "no `code` section", ctx.at(""))

@@ -1,0 +1,157 @@
+"""The `cwcontrib` command line. Exit codes: 0 clean, 1 findings with errors, 2 usage errors."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cwcontrib import __version__
+from cwcontrib.checks.base import ProgressSink
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class RichProgress(ProgressSink):
+    """A rich progress bar on stderr, for terminals only."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+        self._progress = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                                  TransferSpeedColumn(), transient=True)
+        self._task: Any = None
+
+    def start(self, description: str, total: int) -> None:
+        self._progress.start()
+        self._task = self._progress.add_task(description, total=total)
+
+    def advance(self, amount: int) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task, amount)
+
+    def finish(self) -> None:
+        self._progress.stop()
+        self._task = None
+
+
+def _progress_sink(quiet: bool) -> ProgressSink:
+    if quiet or not sys.stderr.isatty() or os.environ.get("CI"):
+        return ProgressSink()
+    return RichProgress()
+
+
+def _write(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    target = Path(output)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(target)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from cwcontrib.reporters import RENDERERS, render_github
+    from cwcontrib.validate import validate
+
+    root = Path(args.path)
+    if not root.is_dir():
+        print(f"cwcontrib: {args.path} is not a folder", file=sys.stderr)
+        return EXIT_USAGE
+    report = validate(root, progress=_progress_sink(args.quiet))
+    if args.format == "github":
+        prefix = args.path.rstrip("/") + "/"
+        text = render_github(report, prefix)
+    else:
+        text = RENDERERS[args.format](report)
+    _write(text, args.output)
+    if args.output is not None and not args.quiet:
+        print(RENDERERS["text"](report).splitlines()[-1], file=sys.stderr)
+    return EXIT_OK if report.ok else EXIT_FINDINGS
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from cwcontrib.codes import explain, lookup
+
+    entry = lookup(args.code)
+    if entry is None:
+        print(f"cwcontrib: unknown finding code {args.code!r}; `cwcontrib codes` lists them", file=sys.stderr)
+        return EXIT_USAGE
+    sys.stdout.write(explain(entry))
+    return EXIT_OK
+
+
+def cmd_codes(args: argparse.Namespace) -> int:
+    from cwcontrib.codes import REGISTRY, findings_markdown
+
+    if args.markdown:
+        sys.stdout.write(findings_markdown())
+        return EXIT_OK
+    for entry in sorted(REGISTRY.values(), key=lambda c: c.code):
+        print(f"{entry.code}  {entry.severity.value:<7}  {entry.stage:<9}  {entry.name:<28}  {entry.summary}")
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from cwcontrib.schema import render_schema
+
+    sys.stdout.write(render_schema())
+    return EXIT_OK
+
+
+def cmd_artifacts(args: argparse.Namespace) -> int:
+    from cwcontrib.artifacts import artifact_entries_yaml
+
+    root = Path(args.path)
+    if not root.is_dir():
+        print(f"cwcontrib: {args.path} is not a folder", file=sys.stderr)
+        return EXIT_USAGE
+    sys.stdout.write(artifact_entries_yaml(root))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cwcontrib", description="Validate and index CrossedWires submissions.")
+    parser.add_argument("--version", action="version", version=f"cwcontrib {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    validate = commands.add_parser("validate", help="check a submission folder")
+    validate.add_argument("path", help="the submission folder")
+    validate.add_argument("--format", choices=("text", "json", "markdown", "github"), default="text")
+    validate.add_argument("--output", "-o", help="write the report to this file instead of stdout")
+    validate.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    validate.set_defaults(func=cmd_validate)
+
+    explain = commands.add_parser("explain", help="document one finding code")
+    explain.add_argument("code", help="a code such as CW304, or its name such as accuracy-not-k-over-n")
+    explain.set_defaults(func=cmd_explain)
+
+    codes = commands.add_parser("codes", help="list every finding code")
+    codes.add_argument("--markdown", action="store_true", help="print docs/findings.md")
+    codes.set_defaults(func=cmd_codes)
+
+    schema = commands.add_parser("schema", help="print the submission JSON Schema")
+    schema.set_defaults(func=cmd_schema)
+
+    artifacts = commands.add_parser("artifacts", help="print `artifacts` entries for the files of a folder")
+    artifacts.add_argument("path", help="the submission folder")
+    artifacts.set_defaults(func=cmd_artifacts)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except BrokenPipeError:  # e.g. `cwcontrib codes | head`
+        sys.stderr.close()
+        return EXIT_OK
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

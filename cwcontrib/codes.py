@@ -1,0 +1,340 @@
+"""The one registry of finding codes.
+
+Every code is defined here once, with its documentation, default severity and the version it was
+added in. `cwcontrib explain CODE`, `cwcontrib codes` and `docs/findings.md` are generated from this
+table. Codes are grouped by validation stage: CW0xx tool, CW1xx manifest, CW2xx files,
+CW3xx semantics, CW4xx weights, CW5xx re-evaluation. A code is never reused for another meaning.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from cwcontrib.findings import Finding, Location, Severity
+
+CODE_PATTERN = re.compile(r"^CW[0-9]{3}$")
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+STAGES = {
+    "CW0": "tool",
+    "CW1": "manifest",
+    "CW2": "files",
+    "CW3": "semantics",
+    "CW4": "weights",
+    "CW5": "evaluation",
+}
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    name: str
+    severity: Severity
+    summary: str
+    why: str
+    fix: str
+    added_in: str
+
+    @property
+    def stage(self) -> str:
+        return STAGES[self.code[:3]]
+
+
+REGISTRY: dict[str, Code] = {}
+
+E, W = Severity.ERROR, Severity.WARNING
+
+
+def _define(code: str, name: str, severity: Severity, summary: str, why: str, fix: str,
+            added_in: str = "0.1.0") -> None:
+    if code in REGISTRY:
+        raise ValueError(f"finding code {code} defined twice")
+    REGISTRY[code] = Code(code, name, severity, summary, why, fix, added_in)
+
+
+# --- CW0xx: the tool itself -------------------------------------------------------------------
+_define("CW001", "internal-error", E,
+        "A check failed unexpectedly while looking at this file.",
+        "An unexpected failure must not pass as clean: the file was not fully checked.",
+        "Report the message to the cwcontrib maintainers; meanwhile look for anything unusual in the file.")
+
+# --- CW1xx: manifest ------------------------------------------------------------------------
+_define("CW100", "manifest-missing", E,
+        "The submission folder has no submission.yaml or submission.json at its root.",
+        "The manifest describes the submission; without it nothing can be checked.",
+        "Create submission.yaml at the folder's root (CONTRIBUTING.md shows a complete example).")
+_define("CW101", "manifest-ambiguous", E,
+        "The submission folder has more than one manifest (submission.yaml, submission.yml, submission.json).",
+        "Two manifests can disagree; the validator will not guess which one counts.",
+        "Keep exactly one manifest file.")
+_define("CW102", "manifest-too-large", E,
+        "The manifest file is larger than the allowed size.",
+        "Huge manifests are slow to parse and usually mean data belongs in a table.",
+        "Move per-trial data into a trials table (CSV or Parquet) referenced by `trials_table`.")
+_define("CW103", "manifest-encoding", E,
+        "The manifest is not plain UTF-8 text (invalid bytes, a byte-order mark, or NUL bytes).",
+        "Encodings other than UTF-8 are read differently by different tools.",
+        "Save the manifest as UTF-8 without a byte-order mark.")
+_define("CW104", "manifest-syntax", E,
+        "The manifest is not well-formed YAML/JSON.",
+        "A syntax error makes the whole document unreadable.",
+        "Fix the syntax at the reported line; a YAML linter shows the exact spot.")
+_define("CW105", "duplicate-key", E,
+        "A mapping in the manifest has the same key twice.",
+        "Most YAML and JSON loaders silently keep the last value, so two readers can disagree.",
+        "Remove or rename one of the two keys.")
+_define("CW106", "yaml-alias", E,
+        "The manifest uses a YAML anchor (&) or alias (*).",
+        "Aliases can expand exponentially (\"billion laughs\") and hide what a value really is.",
+        "Write values out in full; use shared defaults (`hyperparameters`) instead of anchors.")
+_define("CW107", "yaml-tag", E,
+        "The manifest uses an explicit YAML tag (e.g. !!python/object).",
+        "Tags ask a loader to construct arbitrary objects; some loaders execute code for them.",
+        "Remove the tag and write a plain string, number, list or mapping.")
+_define("CW108", "non-finite-number", E,
+        "The manifest contains NaN or an infinite number (including overflowing literals like 1e999).",
+        "Non-finite numbers are not valid JSON and poison statistics computed from the catalog.",
+        "Write a finite number, or leave the field out if the value is unknown.")
+_define("CW109", "manifest-too-deep", E,
+        "The manifest nests mappings or lists deeper than allowed, or has too many values.",
+        "Deep nesting overflows recursive parsers; no real submission needs it.",
+        "Flatten the structure; per-trial data belongs in a trials table.")
+_define("CW110", "schema-violation", E,
+        "The manifest does not follow the submission JSON Schema.",
+        "The schema is the contract every tool reading the dataset relies on.",
+        "Change the value at the reported pointer as the message says; see schema/ for the full schema.")
+_define("CW111", "multiple-documents", E,
+        "The YAML manifest contains more than one document (---).",
+        "Only the first document would be read by most tools; the rest would be silently ignored.",
+        "Merge the documents into one.")
+_define("CW112", "schema-version-unsupported", E,
+        "The manifest declares a schema version this cwcontrib does not know.",
+        "Fields mean different things in different schema versions.",
+        "Set `schema_version` to a version the message lists as supported, or upgrade cwcontrib.")
+_define("CW113", "non-string-key", E,
+        "A mapping key in the manifest is not a string (e.g. a bare number or null).",
+        "JSON only has string keys; YAML number keys turn into different strings in different tools.",
+        "Quote the key, or use a list instead of a mapping.")
+
+# --- CW2xx: files ---------------------------------------------------------------------------
+_define("CW200", "path-unsafe", E,
+        "A declared path is absolute, contains `..`, backslashes, control characters, or is not normalised.",
+        "Paths must stay inside the submission folder on every operating system.",
+        "Use a relative POSIX path below the submission folder, e.g. `weights/trial-01.safetensors`.")
+_define("CW201", "path-escapes", E,
+        "A path is a symbolic link or passes through one.",
+        "Links can point outside the submission folder and make the validator read a maintainer's files.",
+        "Replace the link with the real file.")
+_define("CW202", "not-regular-file", E,
+        "A path is not a regular file (a directory, FIFO, socket or device).",
+        "Only regular files can be hashed and archived; special files can block or leak data.",
+        "Replace it with a regular file or remove it.")
+_define("CW203", "file-missing", E,
+        "A file declared in the manifest does not exist.",
+        "Every declared artifact must be present to be verified and archived.",
+        "Add the file, or remove its declaration.")
+_define("CW204", "file-undeclared", E,
+        "A file in the submission folder is not declared in `artifacts`.",
+        "Undeclared files are not checksummed and would enter the dataset unverified.",
+        "Declare it in `artifacts` with format, size and sha256 (`cwcontrib artifacts DIR` prints entries), "
+        "or delete it.")
+_define("CW205", "size-mismatch", E,
+        "A file's size differs from the size declared for it.",
+        "The declared size is checked before hashing so truncated uploads fail fast.",
+        "Update `size` to the file's real size in bytes, or restore the intended file.")
+_define("CW206", "checksum-mismatch", E,
+        "A file's sha256 differs from the checksum declared for it.",
+        "Checksums are what make the dataset's files verifiable forever.",
+        "Recompute with `sha256sum FILE` and update `sha256`, or restore the intended file.")
+_define("CW207", "file-too-large", E,
+        "A file is larger than the per-file limit.",
+        "Bounded sizes keep validation fast and memory bounded on shared runners.",
+        "Split the artifact, or ask maintainers to raise the limit for this submission.")
+_define("CW208", "folder-too-large", E,
+        "The submission folder has too many files, too deep a tree, or too many bytes in total.",
+        "Bounded submissions keep validation and review tractable.",
+        "Split the submission into several, or ask maintainers to raise the limit.")
+_define("CW209", "artifact-duplicate", E,
+        "The same path is declared more than once in `artifacts`.",
+        "Two declarations can disagree about size and checksum.",
+        "Keep one declaration per path.")
+_define("CW210", "reference-undeclared", E,
+        "The manifest or trials table refers to a file that is not declared in `artifacts`.",
+        "Weights, curves, tables and code are only trusted once their checksum is declared.",
+        "Add an `artifacts` entry for the file.")
+_define("CW211", "format-extension-mismatch", E,
+        "A file's declared format does not match its file name extension.",
+        "Format and extension must agree so that every tool picks the same reader.",
+        "Fix `format`, or rename the file with the extension of its format.")
+_define("CW212", "hard-link", W,
+        "A file has more than one hard link.",
+        "A hard link may share contents with a file outside the submission folder.",
+        "Replace the hard link with an independent copy of the file.")
+_define("CW213", "remote-artifact", W,
+        "An artifact is declared by URI only and cannot be verified offline.",
+        "Files that are not in the pull request cannot be checksummed or re-evaluated here.",
+        "Include the file in the submission, or expect maintainers to fetch and verify it separately.")
+_define("CW214", "file-name-unsafe", E,
+        "A file name contains control characters, newlines or characters that are not portable.",
+        "Such names break reports, shells and other operating systems.",
+        "Rename the file using letters, digits, `-`, `_` and `.` only.")
+
+# --- CW3xx: semantics ---------------------------------------------------------------------
+_define("CW300", "hyperparameters-differ", E,
+        "Runs of one trial do not share the same hyperparameters.",
+        "A pair is only meaningful when both frameworks trained with identical settings.",
+        "Give every run of the trial the same hyperparameters, or split it into separate trials.")
+_define("CW301", "outside-search-space", E,
+        "A trial's hyperparameter lies outside the declared search space.",
+        "The search space documents what was explored; values outside it mean it is wrong or incomplete.",
+        "Widen `sweep.search_space` to what was really searched, or fix the trial's value.")
+_define("CW302", "curve-length-mismatch", E,
+        "A training curve has a different number of epochs than the run's `epochs` hyperparameter.",
+        "Curves and hyperparameters that disagree cannot both be right.",
+        "Export one row per epoch, numbered 1..epochs, or fix `epochs`.")
+_define("CW303", "accuracy-out-of-range", E,
+        "A claimed accuracy is outside [0, 1].",
+        "Accuracy is a fraction of test examples.",
+        "Report accuracy as a fraction (0.93), not a percentage (93).")
+_define("CW304", "accuracy-not-k-over-n", E,
+        "A claimed accuracy is not k/N for any whole number k of the declared test-set size N.",
+        "A true test accuracy counts correct examples; averages of per-batch accuracies (as in the "
+        "original CrossedWires PyTorch results) are not k/N and not comparable.",
+        "Count correct predictions over the whole test split and report k/N exactly (the message names the nearest k).")
+_define("CW305", "duplicate-id", E,
+        "Two trials have the same id.",
+        "Trial ids name catalog rows; they must be unique within a submission.",
+        "Rename one of the trials.")
+_define("CW306", "reference-malformed", E,
+        "A reference is not a well-formed DOI or http(s) URL.",
+        "References must resolve for readers of the datasheet.",
+        "Write DOIs as `10.NNNN/suffix` (without https://doi.org/) and URLs with https://.")
+_define("CW307", "chance-accuracy", W,
+        "A run's accuracy is at chance level for the dataset's number of classes.",
+        "In the original release the largest gaps were often one framework failing to train at all.",
+        "Check the run's training curve; keep the run if it really failed to train, the datasheet counts such runs.")
+_define("CW308", "loss-non-finite", W,
+        "A training curve contains NaN or infinite losses.",
+        "Non-finite losses mean training diverged; accuracy comparisons with such runs say little.",
+        "Check the run; keep it if training really diverged, the datasheet counts such runs.")
+_define("CW309", "loss-exploding", W,
+        "A training curve contains losses above 1e6.",
+        "The original release has losses near 1e19: exploded training, not a framework difference.",
+        "Check the run; keep it if training really exploded, the datasheet counts such runs.")
+_define("CW310", "secret-in-data", E,
+        "A value or column looks like a credential (API key, token, password).",
+        "The original release's W&B exports leaked an API key in every row; published data is forever.",
+        "Delete the column or value, and revoke the credential: it must be considered compromised.")
+_define("CW311", "framework-undeclared", E,
+        "A run or implementation refers to a framework key not declared under `frameworks`.",
+        "Every run must say which framework version and CUDA/cuDNN produced it.",
+        "Add the key under `frameworks`, or fix the run's framework key.")
+_define("CW312", "trial-incomplete", W,
+        "A trial has no run for one of the declared frameworks.",
+        "A trial without both runs contributes no pair to the dataset.",
+        "Add the missing run, or accept that the trial yields no pair.")
+_define("CW313", "table-unreadable", E,
+        "A table (trials table or curves CSV) cannot be read, or lacks required columns.",
+        "Tables are data the catalog is built from; unreadable tables cannot be verified.",
+        "Write a UTF-8 CSV with a header row (or a Parquet file) with the documented columns.")
+_define("CW314", "table-value-invalid", E,
+        "A cell in a table has an invalid value.",
+        "Every trial row must be as valid as a trial written in the manifest.",
+        "Fix the cell at the reported row and column.")
+_define("CW315", "table-too-large", E,
+        "A table has more rows or columns than allowed.",
+        "Bounded tables keep validation memory bounded.",
+        "Split the submission, or ask maintainers to raise the limit.")
+_define("CW316", "no-trials", E,
+        "The submission declares no trials.",
+        "A submission without trials adds nothing to the dataset.",
+        "Add `trials` to the manifest or a `trials_table`.")
+_define("CW317", "dataset-unknown", W,
+        "The dataset is not in cwcontrib's dataset registry.",
+        "Runs on unknown datasets cannot be re-evaluated by the validator.",
+        "Use a registered name (`cwcontrib datasets`), or ask maintainers to register the dataset.")
+_define("CW318", "test-size-mismatch", E,
+        "The declared test-set size differs from the registered size of the dataset's split.",
+        "Accuracies are only comparable over the same test examples.",
+        "Declare the registered size, or describe the subset under a new dataset name.")
+_define("CW319", "license-unknown", E,
+        "The license is not a known SPDX identifier.",
+        "Users must know whether they may reuse the models; SPDX identifiers are unambiguous.",
+        "Use an SPDX identifier such as CC-BY-4.0, MIT or Apache-2.0, or LicenseRef-... with the text included.")
+_define("CW320", "sweep-undeclared", E,
+        "A submission with several trials does not declare how they were selected (`sweep`).",
+        "The original release selected trials to maximise the PyTorch-TensorFlow gap, so its "
+        "divergence figures describe a search for disagreement, not the space.",
+        "Add `sweep` with `method` and `objective` (e.g. grid, none) and the `search_space`.")
+_define("CW321", "code-undeclared", W,
+        "The submission archives no training code.",
+        "Without the code, nobody can tell how the weights were produced.",
+        "Add the training scripts under code/ and list them in `code.files`.")
+_define("CW322", "search-space-unknown-key", E,
+        "The search space names a hyperparameter that does not exist.",
+        "A misspelt dimension would silently document nothing.",
+        "Use a hyperparameter path such as `learning_rate` or `optimizer.epsilon`.")
+_define("CW323", "label-count-mismatch", E,
+        "The number of label names differs from the architecture's number of classes.",
+        "Label mapping and classifier size must agree for predictions to mean anything.",
+        "List exactly one label name per class, in class-index order.")
+
+
+def finding(code: str, message: str, location: Location | None = None, hint: str | None = None) -> Finding:
+    """Build a finding for a registered code; the hint defaults to the code's fix."""
+    entry = REGISTRY[code]
+    return Finding(
+        code=entry.code,
+        name=entry.name,
+        severity=entry.severity,
+        message=message,
+        location=location or Location(),
+        hint=hint if hint is not None else entry.fix,
+    )
+
+
+def lookup(code_or_name: str) -> Code | None:
+    key = code_or_name.strip()
+    if key.upper() in REGISTRY:
+        return REGISTRY[key.upper()]
+    return next((c for c in REGISTRY.values() if c.name == key.lower()), None)
+
+
+def explain(entry: Code) -> str:
+    return (
+        f"{entry.code} {entry.name} ({entry.severity.value}, {entry.stage} stage, added in {entry.added_in})\n\n"
+        f"What: {entry.summary}\n\nWhy it matters: {entry.why}\n\nHow to fix: {entry.fix}\n"
+    )
+
+
+def findings_markdown() -> str:
+    """docs/findings.md, generated: a test keeps the committed file current."""
+    lines = [
+        "# Finding codes",
+        "",
+        "<!-- Generated by `cwcontrib codes --markdown` from cwcontrib/codes.py. Do not edit. -->",
+        "",
+        "Every finding the validator reports has a stable code. Errors fail validation; warnings do not.",
+        "`cwcontrib explain CODE` prints one entry.",
+        "",
+    ]
+    for prefix, stage in STAGES.items():
+        entries = [c for c in REGISTRY.values() if c.code.startswith(prefix)]
+        if not entries:
+            continue
+        lines += [f"## {stage.capitalize()} ({prefix}xx)", ""]
+        for c in sorted(entries, key=lambda c: c.code):
+            lines += [
+                f"### {c.code} `{c.name}`",
+                "",
+                f"*{c.severity.value}, added in {c.added_in}*",
+                "",
+                f"**What:** {c.summary}",
+                "",
+                f"**Why it matters:** {c.why}",
+                "",
+                f"**How to fix:** {c.fix}",
+                "",
+            ]
+    return "\n".join(lines)

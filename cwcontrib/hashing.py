@@ -1,0 +1,34 @@
+"""Streaming sha256 at disk speed with memory bounded by one buffer."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+from cwcontrib.safefs import open_confined
+
+_CHUNK = 4 * 1024 * 1024
+
+
+def _ignore(_: int) -> None:
+    """Default progress callback."""
+
+
+def sha256_confined(root: Path, rel: str, on_bytes: Callable[[int], None] = _ignore) -> str:
+    """Hex sha256 of `root/rel`, read through `open_confined` in fixed-size chunks."""
+    digest = hashlib.sha256()
+    buffer = bytearray(_CHUNK)
+    view = memoryview(buffer)
+    with open_confined(root, rel) as handle:
+        while True:
+            n = handle.readinto(view)  # type: ignore[attr-defined]
+            if not n:
+                break
+            digest.update(view[:n])
+            on_bytes(n)
+    return digest.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,320 @@
+"""Loading a manifest safely, keeping the line of every value.
+
+YAML is read from libyaml's *event* stream and the tree is built here, iteratively, so that:
+duplicate keys, anchors/aliases and explicit tags are findings (PyYAML's `safe_load` keeps duplicate
+keys silently and expands aliases); nesting depth and value count are bounded (no recursion, no stack
+overflow); scalars are resolved with the YAML 1.2 core schema (so `1e-7` is a number and `no` stays a
+string); and every value's JSON pointer maps to its line for findings.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cwcontrib.codes import finding
+from cwcontrib.findings import Finding, Location
+from cwcontrib.limits import Limits
+from cwcontrib.safefs import UnsafeFile, read_confined
+
+MANIFEST_NAMES = ("submission.yaml", "submission.yml", "submission.json")
+
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT = re.compile(r"^[-+]?[0-9]+$")
+_INT_OCT = re.compile(r"^0o[0-7]+$")
+_INT_HEX = re.compile(r"^0x[0-9a-fA-F]+$")
+_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+_INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
+_NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
+_MAX_NUMBER_CHARS = 400
+
+
+class _NonFinite(ValueError):
+    pass
+
+
+def resolve_plain_scalar(text: str) -> Any:
+    """YAML 1.2 core schema resolution of an untagged plain scalar."""
+    if _NULL.match(text):
+        return None
+    if text in _BOOL:
+        return _BOOL[text]
+    if len(text) <= _MAX_NUMBER_CHARS:
+        if _INT.match(text):
+            return int(text)
+        if _INT_OCT.match(text):
+            return int(text[2:], 8)
+        if _INT_HEX.match(text):
+            return int(text[2:], 16)
+        if _FLOAT.match(text):
+            value = float(text)
+            if not math.isfinite(value):
+                raise _NonFinite(f"{text!r} overflows to infinity")
+            return value
+    elif _INT.match(text) or _FLOAT.match(text):
+        raise _NonFinite(f"a number of {len(text)} characters is too long")
+    if _INF.match(text) or _NAN.match(text):
+        raise _NonFinite(f"{text!r} is not a finite number")
+    return text
+
+
+def escape_pointer_token(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def join_pointer(base: str, token: str | int) -> str:
+    return f"{base}/{escape_pointer_token(str(token))}"
+
+
+@dataclass
+class LoadedManifest:
+    """A manifest as data, with the line of each JSON pointer, and the findings met on the way."""
+
+    file: str
+    data: Any = None
+    lines: dict[str, int] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    def location(self, pointer: str) -> Location:
+        """The location of `pointer`, or of its nearest ancestor that has a known line."""
+        probe = pointer
+        while probe and probe not in self.lines:
+            probe = probe.rsplit("/", 1)[0]
+        return Location(file=self.file, line=self.lines.get(probe), pointer=pointer)
+
+    @property
+    def usable(self) -> bool:
+        return self.data is not None and not any(f.severity.value == "error" for f in self.findings)
+
+
+@dataclass
+class _Frame:
+    container: dict[str, Any] | list[Any]
+    pointer: str
+    key: str | None = None
+    awaiting_key: bool = True
+
+
+class _TreeBuilder:
+    """Builds plain Python data from parser events, with locations and safety findings."""
+
+    def __init__(self, file: str, limits: Limits) -> None:
+        self.out = LoadedManifest(file=file)
+        self.limits = limits
+        self.stack: list[_Frame] = []
+        self.values = 0
+        self.documents = 0
+        self.stopped = False
+
+    def add(self, code: str, message: str, line: int | None, pointer: str | None) -> None:
+        self.out.findings.append(finding(code, message, Location(self.out.file, line, pointer)))
+
+    def _target_pointer(self) -> str:
+        if not self.stack:
+            return ""
+        top = self.stack[-1]
+        if isinstance(top.container, list):
+            return join_pointer(top.pointer, len(top.container))
+        return join_pointer(top.pointer, top.key or "")
+
+    def _attach(self, value: Any, line: int) -> str:
+        pointer = self._target_pointer()
+        self.out.lines.setdefault(pointer, line)
+        if not self.stack:
+            self.out.data = value
+            return pointer
+        top = self.stack[-1]
+        if isinstance(top.container, list):
+            top.container.append(value)
+        else:
+            if top.key is not None and top.key not in top.container:
+                top.container[top.key] = value
+            top.awaiting_key = True
+        return pointer
+
+    def _count(self, line: int) -> bool:
+        self.values += 1
+        if self.values > self.limits.manifest_values:
+            self.add("CW109", f"more than {self.limits.manifest_values} values", line, None)
+            self.stopped = True
+        return not self.stopped
+
+    def _key(self, value: Any, line: int, top: _Frame) -> None:
+        if not isinstance(value, str):
+            self.add("CW113", f"mapping key {value!r} is a {type(value).__name__}, not a string",
+                     line, top.pointer)
+            value = str(value)
+        assert isinstance(top.container, dict)
+        if value in top.container:
+            self.add("CW105", f"key {value!r} appears more than once in this mapping (the first is kept)",
+                     line, join_pointer(top.pointer, value))
+            top.key = None
+        else:
+            top.key = value
+        top.awaiting_key = False
+
+    def _check_node(self, event: Any, line: int) -> None:
+        pointer = self._target_pointer()
+        if getattr(event, "anchor", None) is not None:
+            self.add("CW106", f"anchor &{event.anchor} is not allowed", line, pointer)
+        tag = getattr(event, "tag", None)
+        implicit = getattr(event, "implicit", True)
+        explicit = tag is not None and (implicit is False or implicit == (False, False))
+        if explicit:
+            self.add("CW107", f"explicit tag {tag} is not allowed", line, pointer)
+
+    def feed(self, event: Any) -> None:
+        if self.stopped:
+            return
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.DocumentStartEvent):
+            self.documents += 1
+            if self.documents > 1:
+                self.add("CW111", "a second YAML document starts here", line, None)
+                self.stopped = True
+            return
+        top = self.stack[-1] if self.stack else None
+        if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            self.stack.pop()
+            return
+        if isinstance(event, yaml.AliasEvent):
+            self.add("CW106", f"alias *{event.anchor} is not allowed", line, self._target_pointer())
+            if top is not None and isinstance(top.container, dict) and top.awaiting_key:
+                self.stopped = True  # an alias as a key leaves no sane structure to continue with
+                return
+            self._attach(None, line)
+            return
+        if not isinstance(event, (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            return
+        if not self._count(line):
+            return
+        self._check_node(event, line)
+        if isinstance(event, yaml.ScalarEvent):
+            value = self._scalar(event, line)
+            if top is not None and isinstance(top.container, dict) and top.awaiting_key:
+                self._key(value, line, top)
+            else:
+                self._attach(value, line)
+            return
+        if top is not None and isinstance(top.container, dict) and top.awaiting_key:
+            self.add("CW113", "a mapping or list is used as a key", line, top.pointer)
+            self.stopped = True
+            return
+        if len(self.stack) >= self.limits.manifest_depth:
+            self.add("CW109", f"nesting deeper than {self.limits.manifest_depth} levels", line,
+                     self._target_pointer())
+            self.stopped = True
+            return
+        container: dict[str, Any] | list[Any] = {} if isinstance(event, yaml.MappingStartEvent) else []
+        pointer = self._attach(container, line)
+        self.stack.append(_Frame(container=container, pointer=pointer))
+
+    def _scalar(self, event: Any, line: int) -> Any:
+        plain = event.style in (None, "") and event.implicit[0] and event.tag is None
+        if not plain:
+            return event.value
+        try:
+            return resolve_plain_scalar(event.value)
+        except _NonFinite as exc:
+            self.add("CW108", str(exc), line, self._target_pointer())
+            return None
+
+
+def parse_yaml(text: str, file: str, limits: Limits) -> LoadedManifest:
+    builder = _TreeBuilder(file, limits)
+    try:
+        for event in yaml.parse(text, Loader=_YamlLoader):
+            builder.feed(event)
+            if builder.stopped:
+                break
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        builder.out.findings.append(finding("CW104", problem or "invalid YAML", Location(file, line)))
+        builder.out.data = None
+    except yaml.YAMLError as exc:
+        builder.out.findings.append(finding("CW104", str(exc).splitlines()[0], Location(file)))
+        builder.out.data = None
+    return builder.out
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NonFinite(f"{name} is not a finite number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NonFinite(f"{text!r} overflows to infinity")
+    return value
+
+
+def parse_json(text: str, file: str, limits: Limits) -> LoadedManifest:
+    """JSON values come from the json module; lines, duplicates and limits from the event builder."""
+    try:
+        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except _NonFinite as exc:
+        return LoadedManifest(file=file, findings=[finding("CW108", str(exc), Location(file))])
+    except json.JSONDecodeError as exc:
+        return LoadedManifest(file=file, findings=[finding("CW104", exc.msg, Location(file, exc.lineno))])
+    except RecursionError:
+        msg = "nesting too deep to parse"
+        return LoadedManifest(file=file, findings=[finding("CW109", msg, Location(file))])
+    located = parse_yaml(text, file, limits)
+    if any(f.code == "CW104" for f in located.findings):
+        # Valid JSON that libyaml cannot tokenise (e.g. tabs): keep the values, lose the lines.
+        return LoadedManifest(file=file, data=data)
+    if not located.findings:
+        located.data = data
+    return located
+
+
+def decode_text(raw: bytes, file: str) -> tuple[str | None, list[Finding]]:
+    """UTF-8 without BOM or NUL, or a finding with the line of the first bad byte."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return None, [finding("CW103", "the file starts with a UTF-8 byte-order mark", Location(file, 1))]
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        return None, [finding("CW103", "the file contains a NUL byte", Location(file, line))]
+    try:
+        return raw.decode("utf-8"), []
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        msg = f"byte {raw[exc.start]:#04x} at offset {exc.start} is not valid UTF-8"
+        return None, [finding("CW103", msg, Location(file, line))]
+
+
+def find_manifest(root: Path) -> tuple[str | None, list[Finding]]:
+    present = [name for name in MANIFEST_NAMES if (root / name).exists() or (root / name).is_symlink()]
+    if not present:
+        return None, [finding("CW100", f"none of {', '.join(MANIFEST_NAMES)} found", Location("."))]
+    if len(present) > 1:
+        return None, [finding("CW101", f"found {', '.join(present)}", Location(present[1]))]
+    return present[0], []
+
+
+def load_manifest(root: Path, limits: Limits) -> LoadedManifest:
+    """Find, read (confined, bounded) and parse the manifest of the submission at `root`."""
+    name, problems = find_manifest(root)
+    if name is None:
+        return LoadedManifest(file=".", findings=problems)
+    try:
+        raw = read_confined(root, name, limits.manifest_bytes)
+    except UnsafeFile as exc:
+        code = "CW102" if exc.code == "CW207" else exc.code
+        return LoadedManifest(file=name, findings=[finding(code, str(exc), Location(name))])
+    text, problems = decode_text(raw, name)
+    if text is None:
+        return LoadedManifest(file=name, findings=problems)
+    parse = parse_json if name.endswith(".json") else parse_yaml
+    return parse(text, name, limits)

@@ -1,0 +1,292 @@
+"""The submission, as pydantic models: the single source of truth for the published JSON Schema.
+
+A *trial* is one hyperparameter set; its *runs* are that trial trained in each framework. A sweep of
+hundreds of trials is written as shared `hyperparameters` defaults plus a `trials_table` (CSV or
+Parquet, one row per trial) instead of hundreds of YAML blocks.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+
+SCHEMA_VERSION = "1.0"
+SUPPORTED_SCHEMA_VERSIONS = (SCHEMA_VERSION,)
+
+Slug = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9]+(?:[-_.][a-z0-9]+)*$", min_length=1, max_length=64),
+    Field(description="ASCII slug: lowercase letters and digits, separated by single '-', '_' or '.'."),
+]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$"),
+                   Field(description="Lowercase hexadecimal SHA-256 digest.")]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+RelPath = Annotated[str, StringConstraints(min_length=1, max_length=512),
+                    Field(description="Path relative to the submission folder, with '/' separators.")]
+Version = Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)*([-+.]?[0-9A-Za-z.]+)?$",
+                                           max_length=64)]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+PositiveFloat = Annotated[float, Field(gt=0.0)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Contributor(Strict):
+    name: ShortText
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    orcid: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{3}[0-9X]$")] | None = None
+    github: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")] | None = None
+
+
+class Reference(Strict):
+    """A DOI (`10.NNNN/suffix`) or an http(s) URL, with an optional human-readable citation."""
+
+    doi: ShortText | None = None
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
+    citation: Text | None = None
+
+
+class SubmissionInfo(Strict):
+    id: Slug
+    title: ShortText
+    description: Text | None = None
+    contributors: Annotated[list[Contributor], Field(min_length=1)]
+    license: Annotated[str, StringConstraints(min_length=1, max_length=100),
+                       Field(description="SPDX license identifier, e.g. CC-BY-4.0.")]
+    references: list[Reference] = []
+
+
+class FrameworkName(StrEnum):
+    PYTORCH = "pytorch"
+    TENSORFLOW = "tensorflow"
+    JAX = "jax"
+    MXNET = "mxnet"
+    PADDLE = "paddle"
+    MINDSPORE = "mindspore"
+
+
+class Framework(Strict):
+    """One framework as a run used it. `keras_version` is for TensorFlow runs written with Keras."""
+
+    name: FrameworkName
+    version: Version
+    keras_version: Version | None = None
+    python: Version | None = None
+    cuda: Version | None = Field(None, description="CUDA version used, or null for CPU-only runs.")
+    cudnn: Version | None = Field(None, description="cuDNN version used, or null for CPU-only runs.")
+
+
+class Layout(StrEnum):
+    NCHW = "NCHW"
+    NHWC = "NHWC"
+
+
+class Implementation(Strict):
+    definition: Annotated[str, StringConstraints(min_length=1, max_length=200),
+                          Field(description="Library definition the model came from, e.g. torchvision.models.vgg16.")]
+    layout: Layout
+    modifications: list[ShortText] = Field(
+        [], description="Declared changes to the library definition, e.g. 'avgpool removed'.")
+
+
+class InputShape(Strict):
+    height: Annotated[int, Field(ge=1, le=4096)]
+    width: Annotated[int, Field(ge=1, le=4096)]
+    channels: Annotated[int, Field(ge=1, le=64)]
+
+
+class Architecture(Strict):
+    name: Slug = Field(description="Registry name, e.g. vgg16, resnet50, densenet121, digits-cnn.")
+    num_classes: Annotated[int, Field(ge=2, le=100_000)]
+    input_shape: InputShape
+    parameter_count: Annotated[int, Field(ge=1)] = Field(
+        description="Declared number of parameters, trainable and not (BatchNorm statistics excluded).")
+    implementations: dict[Slug, Implementation] = Field(
+        description="Per framework key (as in `frameworks`): where the model definition came from.")
+
+
+class Preprocessing(Strict):
+    rescale: PositiveFloat = Field(1.0, description="Factor applied to raw pixel values, e.g. 1/255.")
+    mean: list[float] | None = Field(None, description="Per-channel mean subtracted after rescaling.")
+    std: list[Annotated[float, Field(gt=0.0)]] | None = Field(None, description="Per-channel std divided by.")
+    shuffle_test: bool = False
+    description: Text | None = None
+
+
+class Dataset(Strict):
+    name: Slug = Field(description="Registry name, e.g. cifar10, mnist, fashion-mnist, sklearn-digits.")
+    version: ShortText
+    sha256: Sha256 | None = Field(None, description="Digest of the dataset files the runs used, if known.")
+    split: Literal["test", "validation"] = "test"
+    test_size: Annotated[int, Field(ge=1)] = Field(description="N, the number of examples accuracy is measured on.")
+    preprocessing: Preprocessing = Preprocessing()
+    label_names: list[ShortText] | None = Field(None, description="Class names in class-index order.")
+
+
+class Hardware(Strict):
+    accelerator: ShortText = Field(description="Accelerator model, or 'cpu'.")
+    accelerator_count: Annotated[int, Field(ge=0)] = 0
+    driver: ShortText | None = None
+    cpu: ShortText | None = None
+    host: ShortText | None = None
+
+
+class Optimizer(Strict):
+    name: Slug = Field(description="e.g. adam, sgd, rmsprop.")
+    epsilon: PositiveFloat | None = None
+    beta_1: Annotated[float, Field(ge=0.0, lt=1.0)] | None = None
+    beta_2: Annotated[float, Field(ge=0.0, lt=1.0)] | None = None
+    momentum: Annotated[float, Field(ge=0.0)] | None = None
+    weight_decay: Annotated[float, Field(ge=0.0)] | None = None
+
+
+class Determinism(Strict):
+    seeded: bool = True
+    deterministic_algorithms: bool = False
+    threads: Annotated[int, Field(ge=1)] | None = None
+    notes: Text | None = None
+
+
+class Hyperparameters(Strict):
+    optimizer: Optimizer
+    learning_rate: PositiveFloat
+    batch_size: Annotated[int, Field(ge=1)]
+    epochs: Annotated[int, Field(ge=1)]
+    loss: Slug = Field(description="e.g. categorical_crossentropy.")
+    seed: Annotated[int, Field(ge=0)] | None = None
+    determinism: Determinism | None = None
+
+
+def _partial(model: type[BaseModel], name: str) -> type[BaseModel]:
+    """A copy of `model` whose fields (recursively, for nested models) are all optional.
+
+    Shared defaults and per-trial overrides are partial; they are merged, then validated whole.
+    """
+    fields: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        annotation: Any = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            annotation = _partial(annotation, f"{annotation.__name__}Override")
+        fields[field_name] = (annotation | None, Field(None, description=info.description))
+    partial = create_model(name, __base__=Strict, **fields)
+    partial.__doc__ = f"Any subset of {model.__name__}; merged over the shared defaults."
+    return partial
+
+
+HyperparameterOverrides: Any = _partial(Hyperparameters, "HyperparameterOverrides")
+
+
+class Range(Strict):
+    low: float
+    high: float
+    log: bool = False
+
+
+class Choice(Strict):
+    values: Annotated[list[float | int | str | bool], Field(min_length=1)]
+
+
+class Sweep(Strict):
+    """How the trials were chosen. `objective` matters: the original CrossedWires search maximised
+    |acc_PyTorch - acc_TensorFlow|, so its divergence figures describe a search for disagreement."""
+
+    method: Literal["grid", "random", "bayesian", "tpe", "hyperband", "manual", "other"]
+    objective: ShortText = Field(description="What the search optimised, e.g. 'none (fixed grid)' or "
+                                             "'maximise |acc_pytorch - acc_tensorflow|'.")
+    tool: ShortText | None = Field(None, description="HPO library used, e.g. optuna 3.6, wandb sweeps.")
+    search_space: dict[Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_.]*$")], Range | Choice] = Field(
+        {}, description="Per hyperparameter path (e.g. learning_rate, optimizer.epsilon): its range or choices.")
+
+
+class Run(Strict):
+    """One trial trained in one framework, and what it achieved."""
+
+    weights: RelPath | None = None
+    curves: RelPath | None = Field(None, description="CSV with columns epoch, loss and optionally accuracy, "
+                                                     "val_loss, val_accuracy; one row per epoch.")
+    test_accuracy: Fraction = Field(description="k/N: correct test examples over the declared test-set size.")
+    test_loss: Annotated[float, Field(ge=0.0)] | None = None
+    wall_time_s: Annotated[float, Field(ge=0.0)] | None = None
+    hyperparameters: HyperparameterOverrides | None = Field(  # type: ignore[valid-type]
+        None, description="Only for data recorded per run (e.g. exports): must agree with the trial's.")
+
+
+class Trial(Strict):
+    id: Slug
+    hyperparameters: HyperparameterOverrides | None = None  # type: ignore[valid-type]
+    runs: dict[Slug, Run] = Field(description="Per framework key (as in `frameworks`): the run.")
+
+
+class TrialsTable(Strict):
+    path: RelPath
+    format: Literal["csv", "parquet"] = "csv"
+
+
+class ArtifactFormat(StrEnum):
+    SAFETENSORS = "safetensors"
+    PYTORCH = "pytorch"
+    KERAS_H5 = "keras-h5"
+    CSV = "csv"
+    PARQUET = "parquet"
+    JSON = "json"
+    YAML = "yaml"
+    PYTHON = "python"
+    TEXT = "text"
+    MARKDOWN = "markdown"
+
+
+class Artifact(Strict):
+    path: RelPath | None = None
+    uri: Annotated[str, StringConstraints(pattern=r"^https://\S+$", max_length=2000)] | None = Field(
+        None, description="Where a file too large for the pull request is published.")
+    format: ArtifactFormat
+    size: Annotated[int, Field(ge=0)]
+    sha256: Sha256
+
+
+class Code(Strict):
+    """Training code, archived with the submission and never executed by the validator."""
+
+    files: Annotated[list[RelPath], Field(min_length=1)]
+    command: ShortText | None = Field(None, description="How the contributor ran it, for readers.")
+    repository: ShortText | None = None
+    commit: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{7,64}$")] | None = None
+
+
+class Manifest(Strict):
+    """A CrossedWires submission: one study of the same trials trained in several frameworks."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="CrossedWires submission")
+
+    schema_version: Literal["1.0"]
+    submission: SubmissionInfo
+    frameworks: Annotated[dict[Slug, Framework], Field(min_length=1)]
+    architecture: Architecture
+    dataset: Dataset
+    hardware: Hardware
+    hyperparameters: HyperparameterOverrides | None = Field(  # type: ignore[valid-type]
+        None, description="Defaults shared by every trial; each trial may override any of them.")
+    sweep: Sweep | None = None
+    trials: list[Trial] = []
+    trials_table: TrialsTable | None = None
+    artifacts: list[Artifact] = []
+    code: Code | None = None
+
+
+EXTENSIONS: dict[ArtifactFormat, tuple[str, ...]] = {
+    ArtifactFormat.SAFETENSORS: (".safetensors",),
+    ArtifactFormat.PYTORCH: (".pt", ".pth"),
+    ArtifactFormat.KERAS_H5: (".weights.h5",),
+    ArtifactFormat.CSV: (".csv",),
+    ArtifactFormat.PARQUET: (".parquet",),
+    ArtifactFormat.JSON: (".json",),
+    ArtifactFormat.YAML: (".yaml", ".yml"),
+    ArtifactFormat.PYTHON: (".py",),
+    ArtifactFormat.TEXT: (".txt", ".cfg", ".toml", ".ini", ".sh", ".lock"),
+    ArtifactFormat.MARKDOWN: (".md",),
+}

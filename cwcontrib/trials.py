@@ -1,0 +1,160 @@
+"""Trials as the checks see them: inline manifest trials and trials-table rows, merged over the
+shared hyperparameter defaults, each value still knowing where it was written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from cwcontrib.codes import finding
+from cwcontrib.findings import Finding, Location
+from cwcontrib.manifest import LoadedManifest, join_pointer
+from cwcontrib.models import Hyperparameters, Manifest, Run, Trial
+from cwcontrib.tables import Table
+
+RESERVED_COLUMNS = ("id", "hyperparameters")
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a trial was written: a manifest pointer, or a table row whose columns are dotted paths."""
+
+    manifest: LoadedManifest | None = None
+    pointer: str = ""
+    table: Table | None = None
+    row: int = 0  # 0-based index into the table's rows
+
+    def of(self, *path: str | int) -> Location:
+        if self.table is not None:
+            column = _column_of(path) if path else None
+            return Location(self.table.file, self.table.line_of(self.row), row=self.row + 1, column=column)
+        pointer = self.pointer
+        for token in path:
+            pointer = join_pointer(pointer, token)
+        if self.manifest is None:
+            return Location(pointer=pointer)
+        return self.manifest.location(pointer)
+
+
+def _column_of(path: Sequence[str | int]) -> str:
+    """Table column for a model path: ('runs', 'pytorch', 'test_accuracy') -> 'pytorch.test_accuracy'."""
+    parts = [str(p) for p in path]
+    if parts and parts[0] == "runs":
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+@dataclass
+class ResolvedRun:
+    framework: str
+    run: Run
+    where: Where
+    base: tuple[str, ...]  # path of this run inside its trial, e.g. ("runs", "pytorch")
+
+    def at(self, *path: str) -> Location:
+        return self.where.of(*self.base, *path)
+
+
+@dataclass
+class ResolvedTrial:
+    id: str
+    where: Where
+    hyperparameter_values: dict[str, Any]
+    hyperparameters: Hyperparameters | None
+    runs: dict[str, ResolvedRun] = field(default_factory=dict)
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'optimizer': {'epsilon': 1e-7}} -> {'optimizer.epsilon': 1e-7}."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, path + "."))
+        else:
+            flat[path] = value
+    return flat
+
+
+def _defaults(model: Manifest) -> dict[str, Any]:
+    return model.hyperparameters.model_dump(exclude_none=True) if model.hyperparameters else {}
+
+
+def _resolve(model: Manifest, trial: Trial, where: Where, code: str) -> tuple[ResolvedTrial, list[Finding]]:
+    overrides = trial.hyperparameters.model_dump(exclude_none=True) if trial.hyperparameters else {}
+    values = deep_merge(_defaults(model), overrides)
+    problems: list[Finding] = []
+    hyperparameters: Hyperparameters | None = None
+    try:
+        hyperparameters = Hyperparameters.model_validate(values)
+    except ValidationError as exc:
+        for error in exc.errors():
+            path = ("hyperparameters", *map(str, error["loc"]))
+            msg = f"hyperparameter {'.'.join(map(str, error['loc']))}: {error['msg']}"
+            if error["type"] == "missing":
+                msg += " (neither the shared `hyperparameters` nor this trial sets it)"
+                path = ()
+            problems.append(finding(code, msg, where.of(*path)))
+    resolved = ResolvedTrial(trial.id, where, values, hyperparameters)
+    for framework, run in trial.runs.items():
+        resolved.runs[framework] = ResolvedRun(framework, run, where, ("runs", framework))
+    return resolved, problems
+
+
+def inline_trials(model: Manifest, manifest: LoadedManifest) -> Iterator[tuple[ResolvedTrial, list[Finding]]]:
+    for i, trial in enumerate(model.trials):
+        yield _resolve(model, trial, Where(manifest=manifest, pointer=f"/trials/{i}"), "CW110")
+
+
+def _nest(row: dict[str, Any]) -> dict[str, Any]:
+    """Dotted columns to the shape of a Trial; framework columns go under `runs`."""
+    nested: dict[str, Any] = {}
+    for column, value in row.items():
+        if value is None:
+            continue
+        parts = column.split(".")
+        if parts[0] not in RESERVED_COLUMNS:
+            parts = ["runs", *parts]
+        node = nested
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return nested
+
+
+def table_column_problems(table: Table) -> list[Finding]:
+    problems = []
+    for column in table.columns:
+        head, _, rest = column.partition(".")
+        if head not in RESERVED_COLUMNS and not rest:
+            problems.append(finding(
+                "CW313", f"column {column!r} is neither `id`, `hyperparameters.<name>` nor `<framework>.<field>`",
+                Location(table.file, 1, column=column),
+                hint="Name columns like id, hyperparameters.learning_rate, pytorch.test_accuracy, pytorch.weights."))
+    if "id" not in table.columns:
+        problems.append(finding("CW313", "the table has no `id` column", Location(table.file, 1)))
+    return problems
+
+
+def table_trials(model: Manifest, table: Table) -> Iterator[tuple[ResolvedTrial | None, list[Finding]]]:
+    for index, row in enumerate(table.rows):
+        where = Where(table=table, row=index)
+        try:
+            trial = Trial.model_validate(_nest(row))
+        except ValidationError as exc:
+            yield None, [finding("CW314", e["msg"], where.of(*map(str, e["loc"]))) for e in exc.errors()]
+            continue
+        yield _resolve(model, trial, where, "CW314")

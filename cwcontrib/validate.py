@@ -1,0 +1,111 @@
+"""The validation pipeline: stages in order, each check isolated, the result a `Report`."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cwcontrib import __version__
+from cwcontrib.checks import STAGES, Context, checks_of
+from cwcontrib.checks.base import ProgressSink
+from cwcontrib.codes import REGISTRY, finding
+from cwcontrib.findings import Finding, Location, Severity, sorted_findings
+from cwcontrib.limits import DEFAULT_LIMITS, Limits
+from cwcontrib.models import SCHEMA_VERSION
+
+REPORT_FORMAT_VERSION = "1"
+
+
+@dataclass
+class Report:
+    submission: str  # the submission id, or the folder name when the manifest is unreadable
+    findings: list[Finding]
+    stages: dict[str, str]  # stage -> "passed" | "failed" | "skipped"
+    trials: int = 0
+    runs: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.WARNING]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def as_dict(self) -> dict[str, Any]:
+        """The documented JSON report (docs/report.md); deterministic for the same input."""
+        return {
+            "report_format": REPORT_FORMAT_VERSION,
+            "tool": {"name": "cwcontrib", "version": __version__},
+            "schema_version": SCHEMA_VERSION,
+            "submission": self.submission,
+            "valid": self.ok,
+            "summary": {
+                "errors": len(self.errors),
+                "warnings": len(self.warnings),
+                "trials": self.trials,
+                "runs": self.runs,
+                "by_code": dict(sorted(Counter(f.code for f in self.findings).items())),
+            },
+            "stages": self.stages,
+            "findings": [f.as_dict() for f in self.findings],
+            **self.extra,
+        }
+
+
+def _cap_per_code(findings: list[Finding], limit: int) -> list[Finding]:
+    """Keep at most `limit` findings per code, plus one that says how many were left out."""
+    counts = Counter(f.code for f in findings)
+    kept: list[Finding] = []
+    seen: Counter[str] = Counter()
+    for f in findings:
+        seen[f.code] += 1
+        if seen[f.code] <= limit:
+            kept.append(f)
+        elif seen[f.code] == limit + 1:
+            entry = REGISTRY[f.code]
+            kept.append(Finding(f.code, entry.name, f.severity,
+                                f"... and {counts[f.code] - limit} more {f.code} findings not shown",
+                                Location(), entry.fix))
+    return kept
+
+
+def _run_stage(ctx: Context, stage: str) -> list[Finding]:
+    found: list[Finding] = []
+    for registered in checks_of(stage):
+        ctx.looking_at = ctx.manifest_file if ctx.manifest else "."
+        try:
+            found.extend(registered.run(ctx))
+        except Exception as exc:  # a failing check must surface as a finding, never as a traceback
+            message = f"check {registered.name} failed: {type(exc).__name__}: {exc}"
+            found.append(finding("CW001", message, Location(ctx.looking_at)))
+    return found
+
+
+def validate(root: Path, limits: Limits = DEFAULT_LIMITS, progress: ProgressSink | None = None) -> Report:
+    ctx = Context(root=root, limits=limits, progress=progress or ProgressSink())
+    findings: list[Finding] = []
+    stages: dict[str, str] = {}
+    for stage in STAGES:
+        if stage != "manifest" and ctx.model is None:
+            stages[stage] = "skipped"
+            continue
+        found = _run_stage(ctx, stage)
+        findings.extend(found)
+        stages[stage] = "failed" if any(f.severity is Severity.ERROR for f in found) else "passed"
+    name = ctx.model.submission.id if ctx.model else root.resolve().name
+    ordered = _cap_per_code(sorted_findings(findings), limits.findings_per_code)
+    return Report(
+        submission=name,
+        findings=ordered,
+        stages=stages,
+        trials=len(ctx.trials),
+        runs=sum(len(t.runs) for t in ctx.trials),
+    )
