@@ -165,7 +165,11 @@ class _TreeBuilder:
     def _check_node(self, event: Any, line: int) -> None:
         pointer = self._target_pointer()
         if getattr(event, "anchor", None) is not None:
-            self.add("CW106", f"anchor &{event.anchor} is not allowed", line, pointer)
+            # One finding is enough: the document is refused, and aliases are never expanded.
+            self.add("CW106", f"anchor &{event.anchor} is not allowed (the rest of the document is not read)",
+                     line, pointer)
+            self.stopped = True
+            return
         tag = getattr(event, "tag", None)
         implicit = getattr(event, "implicit", True)
         explicit = tag is not None and (implicit is False or implicit == (False, False))
@@ -187,17 +191,17 @@ class _TreeBuilder:
             self.stack.pop()
             return
         if isinstance(event, yaml.AliasEvent):
-            self.add("CW106", f"alias *{event.anchor} is not allowed", line, self._target_pointer())
-            if top is not None and isinstance(top.container, dict) and top.awaiting_key:
-                self.stopped = True  # an alias as a key leaves no sane structure to continue with
-                return
-            self._attach(None, line)
+            self.add("CW106", f"alias *{event.anchor} is not allowed (the rest of the document is not read)",
+                     line, self._target_pointer())
+            self.stopped = True
             return
         if not isinstance(event, (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             return
         if not self._count(line):
             return
         self._check_node(event, line)
+        if self.stopped:
+            return
         if isinstance(event, yaml.ScalarEvent):
             value = self._scalar(event, line)
             if top is not None and isinstance(top.container, dict) and top.awaiting_key:

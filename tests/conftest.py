@@ -1,0 +1,72 @@
+"""Shared fixtures: a fresh copy of the real demo submission that a test may break on purpose."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "submissions" / "digits-cnn-pair"
+
+
+class Submission:
+    """A writable submission folder with helpers to edit its manifest and files consistently."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "submission.yaml"
+
+    def manifest(self) -> dict[str, Any]:
+        data: dict[str, Any] = yaml.safe_load(self.manifest_path.read_text(encoding="utf-8"))
+        return data
+
+    def write_manifest(self, data: dict[str, Any]) -> None:
+        self.manifest_path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+    def edit(self, change: Callable[[dict[str, Any]], None]) -> None:
+        data = self.manifest()
+        change(data)
+        self.write_manifest(data)
+
+    def redeclare(self, rel: str, fmt: str | None = None) -> None:
+        """Declare (or re-declare) `rel` with its real size and sha256, as a contributor would."""
+        raw = (self.root / rel).read_bytes()
+        entry = {"path": rel, "format": fmt, "size": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+
+        def change(data: dict[str, Any]) -> None:
+            artifacts = data.setdefault("artifacts", [])
+            for existing in artifacts:
+                if existing.get("path") == rel:
+                    existing.update({k: v for k, v in entry.items() if v is not None})
+                    return
+            artifacts.append(entry)
+
+        self.edit(change)
+
+    def write_file(self, rel: str, content: str | bytes, fmt: str | None = None) -> None:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+        if fmt is not None:
+            self.redeclare(rel, fmt)
+
+
+@pytest.fixture
+def demo() -> Path:
+    return DEMO
+
+
+@pytest.fixture
+def submission(tmp_path: Path) -> Submission:
+    root = tmp_path / "digits-cnn-pair"
+    shutil.copytree(DEMO, root)
+    return Submission(root)

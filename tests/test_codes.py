@@ -1,0 +1,53 @@
+"""The finding-code registry: stable patterns, one definition each, generated docs current."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cwcontrib import cli
+from cwcontrib.checks import CHECKS
+from cwcontrib.codes import CODE_PATTERN, NAME_PATTERN, REGISTRY, findings_markdown, lookup
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_codes_and_names_follow_the_patterns() -> None:
+    for code, entry in REGISTRY.items():
+        assert CODE_PATTERN.match(code), code
+        assert NAME_PATTERN.match(entry.name), entry.name
+        assert entry.summary and entry.why and entry.fix
+        assert entry.added_in.count(".") == 2
+
+
+def test_names_are_unique() -> None:
+    names = [entry.name for entry in REGISTRY.values()]
+    assert len(names) == len(set(names))
+
+
+def test_every_code_is_emitted_by_some_check() -> None:
+    emitted = {code for check in CHECKS for code in check.codes} | {"CW001"}  # CW001: the pipeline itself
+    stage_codes = {c for c in REGISTRY if c[:3] in ("CW0", "CW1", "CW2", "CW3")}
+    assert stage_codes <= emitted
+
+
+def test_docs_findings_md_is_current() -> None:
+    committed = (REPO / "docs" / "findings.md").read_text(encoding="utf-8")
+    assert committed == findings_markdown(), "run: cwcontrib codes --markdown > docs/findings.md"
+
+
+def test_lookup_by_code_or_name() -> None:
+    assert lookup("cw304") is lookup("accuracy-not-k-over-n") is REGISTRY["CW304"]
+    assert lookup("CW999") is None
+
+
+def test_explain_prints_the_documentation(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["explain", "CW304"]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy-not-k-over-n" in out and "How to fix" in out
+
+
+def test_explain_unknown_code_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["explain", "CW999"]) == 2
+    assert "unknown finding code" in capsys.readouterr().err

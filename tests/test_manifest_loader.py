@@ -1,0 +1,149 @@
+"""The safe manifest loader: hostile YAML/JSON becomes findings with lines, never crashes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cwcontrib.limits import Limits
+from cwcontrib.manifest import decode_text, load_manifest, parse_json, parse_yaml, resolve_plain_scalar
+
+LIMITS = Limits()
+
+
+def codes(loaded) -> list[str]:
+    return [f.code for f in loaded.findings]
+
+
+def test_values_and_lines_are_kept() -> None:
+    text = "a: 1\nb:\n  - x\n  - {c: 2.5}\nd: 'no'\n"
+    loaded = parse_yaml(text, "m.yaml", LIMITS)
+    assert loaded.findings == []
+    assert loaded.data == {"a": 1, "b": ["x", {"c": 2.5}], "d": "no"}
+    assert loaded.lines["/a"] == 1
+    assert loaded.lines["/b/1/c"] == 4
+    assert loaded.location("/b/1/c/deeper").line == 4  # nearest known ancestor
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("1e-7", 1e-7), ("no", "no"), ("yes", "yes"), ("on", "on"), ("true", True), ("~", None), ("", None),
+     ("0x1F", 31), ("0o17", 15), ("012", 12), ("1_000", "1_000"), ("3.", 3.0), (".5", 0.5), ("2024-01-01", "2024-01-01")],
+)
+def test_core_schema_resolution(text: str, expected: object) -> None:
+    assert resolve_plain_scalar(text) == expected
+
+
+def test_duplicate_key_is_found_with_its_line() -> None:
+    loaded = parse_yaml("a: 1\nb: 2\na: 3\n", "m.yaml", LIMITS)
+    [problem] = loaded.findings
+    assert problem.code == "CW105"
+    assert problem.location.line == 3
+    assert problem.location.pointer == "/a"
+    assert loaded.data["a"] == 1
+
+
+def test_alias_bomb_is_refused_without_expansion() -> None:
+    bomb = "a: &a ['x','x','x','x','x','x','x','x','x']\n"
+    for i in range(1, 30):
+        bomb += f"a{i}: &a{i} [*a{i - 1 if i > 1 else ''}, *a{i - 1 if i > 1 else ''}]\n".replace("*a0", "*a")
+    loaded = parse_yaml(bomb, "m.yaml", LIMITS)
+    assert "CW106" in codes(loaded)
+    assert not loaded.usable
+
+
+@pytest.mark.parametrize("tag", ["!!python/object/apply:os.system ['touch /tmp/pwned']", "!!str 5", "!custom x"])
+def test_explicit_tags_are_refused(tag: str) -> None:
+    loaded = parse_yaml(f"a: {tag}\n", "m.yaml", LIMITS)
+    assert "CW107" in codes(loaded)
+
+
+@pytest.mark.parametrize("literal", [".nan", ".inf", "-.Inf", "1e999", "-1e999"])
+def test_non_finite_numbers_are_refused(literal: str) -> None:
+    loaded = parse_yaml(f"x: 1\ny: {literal}\n", "m.yaml", LIMITS)
+    [problem] = loaded.findings
+    assert (problem.code, problem.location.line, problem.location.pointer) == ("CW108", 2, "/y")
+
+
+def test_huge_integer_literal_is_a_finding_not_a_crash() -> None:
+    loaded = parse_yaml("x: " + "9" * 5000 + "\n", "m.yaml", LIMITS)
+    assert codes(loaded) == ["CW108"]
+
+
+def test_deep_nesting_stops_at_the_limit() -> None:
+    loaded = parse_yaml("[" * 100_000 + "]" * 100_000, "m.yaml", LIMITS)
+    assert codes(loaded) == ["CW109"]
+
+
+def test_value_count_is_bounded() -> None:
+    loaded = parse_yaml("[" + "1," * 300 + "1]", "m.yaml", Limits(manifest_values=100))
+    assert codes(loaded) == ["CW109"]
+
+
+def test_second_document_is_refused() -> None:
+    loaded = parse_yaml("a: 1\n---\nb: 2\n", "m.yaml", LIMITS)
+    assert codes(loaded) == ["CW111"]
+
+
+def test_non_string_keys_are_refused() -> None:
+    loaded = parse_yaml("0: zero\n? [a]\n: b\n", "m.yaml", LIMITS)
+    assert codes(loaded)[0] == "CW113"
+
+
+def test_syntax_error_has_a_line() -> None:
+    loaded = parse_yaml("a: 1\nb: [1, 2\nc: 3\n", "m.yaml", LIMITS)
+    [problem] = loaded.findings
+    assert problem.code == "CW104"
+    assert problem.location.line is not None
+
+
+@pytest.mark.parametrize(
+    ("raw", "line"),
+    [(b"\xef\xbb\xbfa: 1\n", 1), (b"a: 1\nb: \xff\n", 2), (b"a: 1\n\nb: \x00\n", 3)],
+)
+def test_encoding_problems(raw: bytes, line: int) -> None:
+    text, problems = decode_text(raw, "m.yaml")
+    assert text is None
+    assert [(p.code, p.location.line) for p in problems] == [("CW103", line)]
+
+
+def test_json_duplicates_and_lines() -> None:
+    loaded = parse_json('{\n  "a": 1,\n  "a": 2\n}\n', "m.json", LIMITS)
+    [problem] = loaded.findings
+    assert (problem.code, problem.location.line) == ("CW105", 3)
+
+
+@pytest.mark.parametrize("text", ['{"a": NaN}', '{"a": Infinity}', '{"a": 1e999}'])
+def test_json_non_finite(text: str) -> None:
+    assert codes(parse_json(text, "m.json", LIMITS)) == ["CW108"]
+
+
+def test_json_deep_nesting() -> None:
+    assert codes(parse_json("[" * 100_000 + "]" * 100_000, "m.json", LIMITS)) == ["CW109"]
+
+
+def test_missing_and_ambiguous_manifest(tmp_path: Path) -> None:
+    assert codes(load_manifest(tmp_path, LIMITS)) == ["CW100"]
+    (tmp_path / "submission.yaml").write_text("a: 1\n")
+    (tmp_path / "submission.json").write_text("{}")
+    assert codes(load_manifest(tmp_path, LIMITS)) == ["CW101"]
+
+
+def test_oversized_manifest_is_not_read_whole(tmp_path: Path) -> None:
+    (tmp_path / "submission.yaml").write_bytes(b"a: 1\n" * 1000)
+    assert codes(load_manifest(tmp_path, Limits(manifest_bytes=100))) == ["CW102"]
+
+
+def test_manifest_symlink_and_fifo_are_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("secret: 1\n")
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "submission.yaml").symlink_to(outside)
+    assert codes(load_manifest(sub, LIMITS)) == ["CW201"]
+    (sub / "submission.yaml").unlink()
+    import os
+
+    os.mkfifo(sub / "submission.yaml")  # opening must not block
+    assert codes(load_manifest(sub, LIMITS)) == ["CW202"]
