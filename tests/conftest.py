@@ -15,6 +15,11 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "submissions" / "digits-cnn-pair"
 
 
+class _NoAliasDumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 class Submission:
     """A writable submission folder with helpers to edit its manifest and files consistently."""
 
@@ -30,7 +35,7 @@ class Submission:
         return data
 
     def write_manifest(self, data: dict[str, Any]) -> None:
-        self.manifest_path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        self.manifest_path.write_text(yaml.dump(data, Dumper=_NoAliasDumper, sort_keys=False), encoding="utf-8")
 
     def edit(self, change: Callable[[dict[str, Any]], None]) -> None:
         data = self.manifest()

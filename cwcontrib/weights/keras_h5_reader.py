@@ -1,0 +1,89 @@
+"""Keras 3 `.weights.h5` files read as plain HDF5 data, never through Keras.
+
+Every link is inspected without being followed: only hard links to groups and numeric datasets are
+accepted. Soft and external links, external storage and virtual datasets (which pull other host files
+in, CVE-2026-1669), object references, and declared shapes beyond the limits (memory exhaustion,
+CVE-2026-0897) are refused before any dataset is read.
+"""
+
+from __future__ import annotations
+
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from cwcontrib.weights.base import WeightsError, WeightsLimits
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _check_dataset(path: str, dataset: Any, limits: WeightsLimits) -> int:
+    """Refuse anything but a plain numeric dataset stored inside the file; return its byte size."""
+    import h5py
+
+    if dataset.is_virtual:
+        raise WeightsError("CW405", f"{path} is a virtual dataset (it maps data from other files)")
+    if dataset.id.get_create_plist().get_external_count() > 0:
+        raise WeightsError("CW405", f"{path} keeps its data in external files")
+    dtype = dataset.dtype
+    if h5py.check_ref_dtype(dtype) is not None or h5py.check_vlen_dtype(dtype) is not None or dtype.kind not in "fiub":
+        raise WeightsError("CW405", f"{path} has dtype {dtype}, not a plain numeric type")
+    if dataset.shape is None:
+        raise WeightsError("CW405", f"{path} has no shape (an empty dataspace)")
+    size = int(np.prod(dataset.shape, dtype=object)) * dtype.itemsize
+    if size > limits.tensor_bytes:
+        raise WeightsError("CW406", f"{path} declares {size} bytes, over the limit of {limits.tensor_bytes}")
+    return size
+
+
+def _walk(root: Any, limits: WeightsLimits) -> list[tuple[str, Any]]:
+    """All datasets under root, reached through hard links only, each object once, iteratively."""
+    import h5py
+
+    datasets: list[tuple[str, Any]] = []
+    seen: set[int] = set()
+    pending: list[tuple[str, Any, int]] = [("", root, 0)]
+    while pending:
+        prefix, group, depth = pending.pop()
+        if depth > limits.h5_depth:
+            raise WeightsError("CW406", f"groups nested deeper than {limits.h5_depth} at {prefix}")
+        for name in sorted(group.keys()):
+            path = f"{prefix}{name}"
+            link = group.get(name, getlink=True)
+            if isinstance(link, h5py.ExternalLink):
+                raise WeightsError("CW404", f"{path} is an external link to {link.filename}:{link.path}")
+            if not isinstance(link, h5py.HardLink):
+                raise WeightsError("CW404", f"{path} is a {type(link).__name__}; only hard links are allowed")
+            obj = group[name]
+            key = hash(obj.id)
+            if key in seen:
+                raise WeightsError("CW404", f"{path} links to an object reached before (a cycle or alias)")
+            seen.add(key)
+            if len(seen) > limits.h5_objects:
+                raise WeightsError("CW406", f"more than {limits.h5_objects} objects")
+            if isinstance(obj, h5py.Dataset):
+                datasets.append((path, obj))
+            elif isinstance(obj, h5py.Group):
+                pending.append((path + "/", obj, depth + 1))
+            else:
+                raise WeightsError("CW405", f"{path} is a {type(obj).__name__}, not a group or dataset")
+    return datasets
+
+
+def read_keras_h5(handle: BinaryIO, file_size: int, limits: WeightsLimits) -> dict[str, np.ndarray]:
+    if handle.read(8) != HDF5_SIGNATURE:
+        raise WeightsError("CW401", "no HDF5 signature at the start of the file")
+    handle.seek(0)
+    import h5py
+
+    try:
+        with h5py.File(handle, "r") as h5:
+            datasets = _walk(h5, limits)
+            total = sum(_check_dataset(path, ds, limits) for path, ds in datasets)
+            if total > limits.tensor_bytes:
+                raise WeightsError("CW406", f"datasets declare {total} bytes, over the limit of {limits.tensor_bytes}")
+            return {path: np.asarray(ds[()]).copy() for path, ds in datasets}
+    except WeightsError:
+        raise
+    except Exception as exc:  # libhdf5 errors on damaged files are failures, never "clean"
+        raise WeightsError("CW402", f"the HDF5 file cannot be read: {type(exc).__name__}: {exc}") from None

@@ -1,0 +1,141 @@
+"""PyTorch state dicts: a zip checkpoint whose pickle is scanned opcode by opcode before
+`torch.load(weights_only=True)` sees it.
+
+The scan is an allowlist, not a denylist: only the globals a plain state dict needs (an OrderedDict,
+tensor rebuilds, typed storages) and only opcodes that build plain containers. `weights_only=True`
+then enforces its own allowlist as a second wall. torch older than 2.10 is refused: its
+`weights_only` loader had remote-code-execution and memory-corruption bugs (CVE-2025-32434,
+CVE-2026-24747).
+"""
+
+from __future__ import annotations
+
+import io
+import pickletools
+import zipfile
+from typing import BinaryIO
+
+import numpy as np
+
+from cwcontrib.weights.base import WeightsError, WeightsLimits
+
+MINIMUM_TORCH = (2, 10)
+
+_STORAGES = ("Double", "Float", "Half", "BFloat16", "Long", "Int", "Short", "Char", "Byte", "Bool")
+ALLOWED_GLOBALS = frozenset(
+    {("collections", "OrderedDict"), ("torch._utils", "_rebuild_tensor_v2"),
+     ("torch._utils", "_rebuild_parameter")}
+    | {("torch", f"{kind}Storage") for kind in _STORAGES}
+)
+
+# Opcodes that build plain data. Absent on purpose: INST, OBJ, NEWOBJ, NEWOBJ_EX (construct arbitrary
+# objects), EXT1/2/4 (extension registry), PERSID (text persistent ids), and every string-eval opcode.
+_PLAIN_OPCODES = frozenset({
+    "PROTO", "FRAME", "STOP", "MARK", "POP", "POP_MARK", "DUP",
+    "NONE", "NEWTRUE", "NEWFALSE", "INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4",
+    "FLOAT", "BINFLOAT", "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8", "UNICODE",
+    "BINBYTES", "SHORT_BINBYTES", "BINBYTES8",
+    "EMPTY_LIST", "APPEND", "APPENDS", "LIST", "EMPTY_TUPLE", "TUPLE", "TUPLE1", "TUPLE2", "TUPLE3",
+    "EMPTY_DICT", "DICT", "SETITEM", "SETITEMS",
+    "PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE", "GET", "BINGET", "LONG_BINGET",
+    "BINPERSID", "REDUCE", "BUILD", "GLOBAL", "STACK_GLOBAL",
+})
+_STRING_PUSHES = frozenset({"BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8", "UNICODE"})
+_MEMO_PUTS = frozenset({"PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"})
+_MEMO_GETS = frozenset({"GET", "BINGET", "LONG_BINGET"})
+
+
+def scan_pickle(data: bytes, limits: WeightsLimits) -> None:
+    """Raise WeightsError unless the pickle only rebuilds tensors into plain containers.
+
+    STACK_GLOBAL takes its module and name from the stack; they are only accepted when pushed as
+    strings right before it (memo traffic aside), so the names checked are the names used.
+    """
+    recent: list[object] = []  # values pushed since the last opcode that was not a push or memo op
+    memo: dict[int, object] = {}
+    try:
+        for count, (op, arg, pos) in enumerate(pickletools.genops(data)):
+            if count > limits.pickle_opcodes:
+                raise WeightsError("CW406", f"more than {limits.pickle_opcodes} pickle opcodes")
+            name = op.name
+            if name not in _PLAIN_OPCODES:
+                raise WeightsError("CW403", f"pickle opcode {name} at byte {pos} is not allowed in a state dict")
+            if name == "GLOBAL":
+                module, _, attr = str(arg).partition(" ")
+                _allow(module, attr, pos)
+            elif name == "STACK_GLOBAL":
+                if len(recent) < 2 or not all(isinstance(v, str) for v in recent[-2:]):
+                    raise WeightsError("CW403", f"STACK_GLOBAL at byte {pos} takes names that are not plain strings")
+                _allow(str(recent[-2]), str(recent[-1]), pos)
+            if name in _STRING_PUSHES:
+                recent.append(arg)
+            elif name in _MEMO_PUTS:
+                memo[len(memo) if name == "MEMOIZE" else int(arg)] = recent[-1] if recent else None
+            elif name in _MEMO_GETS:
+                recent.append(memo.get(int(arg)))
+            else:
+                recent = []
+    except WeightsError:
+        raise
+    except Exception as exc:  # a pickle the scanner cannot parse is never clean
+        raise WeightsError("CW403", f"the pickle cannot be scanned: {exc}") from None
+
+
+def _allow(module: str, name: str, pos: int) -> None:
+    if (module, name) not in ALLOWED_GLOBALS:
+        raise WeightsError("CW403", f"pickle imports {module}.{name} at byte {pos}; a state dict only needs "
+                                    "tensor rebuilds, typed storages and OrderedDict")
+
+
+def _data_pickle(archive: zipfile.ZipFile, limits: WeightsLimits) -> bytes:
+    members = archive.infolist()
+    if len(members) > limits.zip_members:
+        raise WeightsError("CW406", f"{len(members)} zip members, over the limit of {limits.zip_members}")
+    pickles = [m for m in members if m.filename.endswith(".pkl")]
+    if len(pickles) != 1 or pickles[0].filename.count("/") != 1 or not pickles[0].filename.endswith("/data.pkl"):
+        raise WeightsError("CW402", f"expected exactly one <name>/data.pkl, found {[m.filename for m in pickles]}")
+    if sum(m.file_size for m in members) > limits.tensor_bytes + limits.pickle_bytes:
+        raise WeightsError("CW406", "the checkpoint's members are larger than the limit")
+    if pickles[0].file_size > limits.pickle_bytes:
+        raise WeightsError("CW406", f"data.pkl has {pickles[0].file_size} bytes, over {limits.pickle_bytes}")
+    return archive.read(pickles[0])
+
+
+def torch_version_ok(version: str) -> bool:
+    numbers = version.split("+")[0].split(".")
+    return tuple(int(n) for n in numbers[:2] if n.isdigit()) >= MINIMUM_TORCH
+
+
+def read_pytorch(handle: BinaryIO, file_size: int, limits: WeightsLimits) -> dict[str, np.ndarray]:
+    raw = handle.read()
+    if not raw.startswith(b"PK\x03\x04"):
+        if raw[:1] == b"\x80":
+            raise WeightsError("CW401", "this is a legacy (pre-1.6) torch pickle, not a zip checkpoint; "
+                                        "re-save with torch.save or, better, export safetensors")
+        raise WeightsError("CW401", "not a torch zip checkpoint (no zip signature)")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+        scan_pickle(_data_pickle(archive, limits), limits)
+    except zipfile.BadZipFile as exc:
+        raise WeightsError("CW402", f"the zip container is damaged: {exc}") from None
+    import torch
+
+    if not torch_version_ok(torch.__version__):
+        raise WeightsError("CW414", f"torch {torch.__version__} is installed; loading submitted checkpoints needs "
+                                    f"torch >= {'.'.join(map(str, MINIMUM_TORCH))}")
+    try:
+        state = torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
+    except Exception as exc:  # the second wall refused it, or the file is damaged
+        raise WeightsError("CW403", f"torch.load(weights_only=True) refused the file: {exc}") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsError("CW402", "the checkpoint is not a flat state dict of tensors")
+    return {str(k): _numpy(v) for k, v in state.items()}
+
+
+def _numpy(tensor: object) -> np.ndarray:
+    import torch
+
+    assert isinstance(tensor, torch.Tensor)
+    if tensor.dtype == torch.bfloat16:
+        tensor = tensor.float()
+    return tensor.detach().cpu().numpy().copy()

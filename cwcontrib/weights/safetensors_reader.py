@@ -1,0 +1,109 @@
+"""safetensors without trusting the header: every length, offset and dtype checked before a byte of
+tensor data is read. The format is plain data (8-byte header length, JSON header, raw buffers), so it
+is parsed here with numpy; no library code runs on the submitted bytes."""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from cwcontrib.weights.base import WeightsError, WeightsLimits
+
+# safetensors dtype -> (numpy dtype, bytes per element). BF16 has no numpy dtype: it is widened.
+_DTYPES: dict[str, tuple[str, int]] = {
+    "F64": ("<f8", 8), "F32": ("<f4", 4), "F16": ("<f2", 2), "BF16": ("<u2", 2),
+    "I64": ("<i8", 8), "I32": ("<i4", 4), "I16": ("<i2", 2), "I8": ("i1", 1),
+    "U64": ("<u8", 8), "U32": ("<u4", 4), "U16": ("<u2", 2), "U8": ("u1", 1), "BOOL": ("?", 1),
+}
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise WeightsError("CW402", "the header names a tensor twice")
+    return dict(pairs)
+
+
+def _header(handle: BinaryIO, file_size: int, limits: WeightsLimits) -> tuple[dict[str, Any], int]:
+    prefix = handle.read(8)
+    if len(prefix) < 8:
+        raise WeightsError("CW401", "the file is shorter than the 8-byte safetensors header length")
+    (length,) = struct.unpack("<Q", prefix)
+    if length > limits.header_bytes or length > file_size - 8:
+        raise WeightsError("CW402", f"the header claims {length} bytes (file has {file_size}, "
+                                    f"limit {limits.header_bytes})")
+    raw = handle.read(length)
+    if not raw.lstrip(b" ").startswith(b"{"):
+        raise WeightsError("CW401", "the header is not a JSON object: not a safetensors file")
+    try:
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise WeightsError("CW402", f"the header is not valid JSON: {exc}") from None
+    if not isinstance(header, dict):
+        raise WeightsError("CW402", "the header is not a JSON object")
+    return header, 8 + length
+
+
+def _entries(header: dict[str, Any], data_size: int, limits: WeightsLimits) -> list[tuple[str, str, list[int], int, int]]:
+    header.pop("__metadata__", None)
+    if len(header) > limits.tensors:
+        raise WeightsError("CW406", f"{len(header)} tensors, over the limit of {limits.tensors}")
+    entries = []
+    for name, spec in header.items():
+        if not isinstance(spec, dict) or set(spec) != {"dtype", "shape", "data_offsets"}:
+            raise WeightsError("CW402", f"tensor {name!r}: entry must have exactly dtype, shape, data_offsets")
+        dtype, shape, offsets = spec["dtype"], spec["shape"], spec["data_offsets"]
+        if dtype not in _DTYPES:
+            raise WeightsError("CW402", f"tensor {name!r}: unknown dtype {dtype!r}")
+        if (not isinstance(shape, list) or len(shape) > 8
+                or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d for d in shape)):
+            raise WeightsError("CW402", f"tensor {name!r}: shape {shape!r} is not a list of sizes")
+        if (not isinstance(offsets, list) or len(offsets) != 2
+                or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)):
+            raise WeightsError("CW402", f"tensor {name!r}: data_offsets must be two integers")
+        begin, end = offsets
+        expected = int(np.prod(shape, dtype=object)) * _DTYPES[dtype][1]
+        if not 0 <= begin <= end <= data_size or end - begin != expected:
+            raise WeightsError("CW402", f"tensor {name!r}: offsets {offsets} do not hold {shape} {dtype} "
+                                        f"inside {data_size} data bytes")
+        entries.append((name, dtype, shape, begin, end))
+    _check_layout(entries, data_size)
+    return entries
+
+
+def _check_layout(entries: list[tuple[str, str, list[int], int, int]], data_size: int) -> None:
+    """Buffers must tile the data section exactly: no overlap (aliasing), no hidden bytes."""
+    position = 0
+    for name, _, _, begin, end in sorted(entries, key=lambda e: (e[3], e[4])):
+        if begin != position:
+            problem = "overlaps another tensor" if begin < position else "leaves unreferenced bytes before it"
+            raise WeightsError("CW402", f"tensor {name!r} {problem}")
+        position = end
+    if position != data_size:
+        raise WeightsError("CW402", f"{data_size - position} bytes after the last tensor are unreferenced")
+
+
+def _to_array(buffer: bytes, dtype: str, shape: list[int]) -> np.ndarray:
+    array = np.frombuffer(buffer, dtype=_DTYPES[dtype][0]).reshape(shape)
+    if dtype == "BF16":  # bfloat16 is the top half of a float32
+        array = (array.astype(np.uint32) << 16).view(np.float32)
+    return array.copy()
+
+
+def read_safetensors(handle: BinaryIO, file_size: int, limits: WeightsLimits) -> dict[str, np.ndarray]:
+    header, data_start = _header(handle, file_size, limits)
+    data_size = file_size - data_start
+    entries = _entries(header, data_size, limits)
+    if data_size > limits.tensor_bytes:
+        raise WeightsError("CW406", f"{data_size} bytes of tensors, over the limit of {limits.tensor_bytes}")
+    tensors: dict[str, np.ndarray] = {}
+    for name, dtype, shape, begin, end in sorted(entries, key=lambda e: e[3]):
+        handle.seek(data_start + begin)
+        buffer = handle.read(end - begin)
+        if len(buffer) != end - begin:
+            raise WeightsError("CW402", f"tensor {name!r} is truncated")
+        tensors[name] = _to_array(buffer, dtype, shape)
+    return tensors
