@@ -281,6 +281,93 @@ _define("CW323", "label-count-mismatch", E,
         "List exactly one label name per class, in class-index order.")
 
 
+# --- CW4xx: weights -----------------------------------------------------------------------
+_define("CW400", "weights-format-not-allowed", E,
+        "A run's weights are not in an allowed weights format for its framework.",
+        "Only formats that are pure data can be loaded without running code: safetensors (first choice), "
+        "PyTorch zip state dicts, Keras 3 .weights.h5.",
+        "Export safetensors (PyTorch: safetensors.torch.save_file(model.state_dict(), path)) or Keras "
+        "model.save_weights('x.weights.h5'); declare the artifact's format accordingly.")
+_define("CW401", "weights-magic-mismatch", E,
+        "The file's leading bytes do not match its declared weights format.",
+        "A file that lies about its format may be aimed at a different, less careful parser.",
+        "Declare the format the file really has, or re-export it in the declared format.")
+_define("CW402", "weights-structure-invalid", E,
+        "The weights file is damaged or inconsistent (header, offsets, container or tensor layout).",
+        "Overlapping or out-of-range offsets and damaged containers are how parsers are attacked; "
+        "a parser error is a failure, never 'clean'.",
+        "Re-export the weights with the framework's own saving function.")
+_define("CW403", "pickle-not-allowed", E,
+        "A PyTorch checkpoint's pickle does more than rebuild tensors (imports, object construction).",
+        "Unpickling runs code: a checkpoint that imports anything beyond tensor rebuilds can take over "
+        "the machine that loads it. Pickle scanners are denylists with a history of bypasses; this one "
+        "is an allowlist.",
+        "Save only `model.state_dict()` with torch.save, or better, export safetensors.")
+_define("CW404", "h5-link-not-allowed", E,
+        "An HDF5 weights file contains soft or external links, or reaches an object twice.",
+        "External links make the reader open other files on the maintainer's machine (CVE-2026-1669).",
+        "Save with Keras' model.save_weights; do not edit the file with HDF5 tools.")
+_define("CW405", "h5-dataset-not-allowed", E,
+        "An HDF5 dataset uses external storage, virtual mapping, object references or a non-numeric type.",
+        "External storage and virtual datasets pull data from other host files into the model.",
+        "Save with Keras' model.save_weights; weights are plain numeric arrays.")
+_define("CW406", "weights-too-large", E,
+        "The weights file declares more tensors, bytes, opcodes or objects than allowed.",
+        "Declared shapes can exhaust memory before any data is read (CVE-2026-0897).",
+        "Check the file really holds the declared model; ask maintainers if a larger model is intended.")
+_define("CW407", "weights-keys-mismatch", E,
+        "The weights have missing or unexpected tensors compared with the reference architecture.",
+        "Strict loading is the only way to know the weights belong to the declared architecture.",
+        "Export the weights of exactly the declared architecture; declare modifications you made.")
+_define("CW408", "weights-shape-mismatch", E,
+        "A tensor's shape differs from the reference architecture's.",
+        "A different shape means a different architecture than the one declared.",
+        "Fix the declared architecture (input shape, classes, modifications) or the exported weights.")
+_define("CW409", "weights-dtype-mismatch", E,
+        "A tensor's dtype is not the reference architecture's (floating point weights, integer counters).",
+        "Silently cast weights are not the weights that produced the claimed accuracy.",
+        "Export the weights in the dtype they were trained in (float32 for the reference builders).")
+_define("CW410", "weights-non-finite", E,
+        "A weight tensor contains NaN or infinite values.",
+        "A model with non-finite weights cannot produce the accuracy it claims.",
+        "Re-export the weights from the end of a healthy training run.")
+_define("CW411", "parameter-count-mismatch", E,
+        "The declared parameter count differs from the reference architecture's count.",
+        "The parameter count is the simplest check that two 'identical' models are the same model.",
+        "Declare the count of the reference architecture (the message gives it), or declare your modifications.")
+_define("CW412", "architecture-unknown", E,
+        "No trusted reference builder exists for the declared architecture, framework or modification.",
+        "Weights are only loaded into models built by trusted code, never by submitted code.",
+        "Use a registered architecture (`cwcontrib architectures`), or ask maintainers to add a builder.")
+_define("CW413", "pair-not-equivalent", W,
+        "The two frameworks' reference architectures of this submission differ.",
+        "'Syntactically identical' models often are not: torchvision's VGG16 has ~100 M more parameters "
+        "than Keras' at 32x32; a pair's verdict must name the difference.",
+        "Declare the modification that makes them equivalent if that is what you trained, or keep the "
+        "pair and let the datasheet show the difference.")
+_define("CW414", "framework-unsafe-or-missing", E,
+        "The framework needed to check these weights is missing, or has known loader vulnerabilities.",
+        "torch.load(weights_only=True) had remote-code-execution bugs up to torch 2.9 (CVE-2025-32434, "
+        "CVE-2026-24747).",
+        "Install cwcontrib[torch] / cwcontrib[tf] (torch >= 2.10) where the validator runs.")
+
+# --- CW5xx: re-evaluation -----------------------------------------------------------------
+_define("CW500", "accuracy-not-reproduced", E,
+        "Re-evaluating the run's weights on the test split does not reproduce the claimed accuracy.",
+        "The claim is the dataset's content; a claim the weights do not support is wrong data.",
+        "Check the preprocessing and split you declared against the ones you evaluated with, and report "
+        "the measured k/N.")
+_define("CW501", "dataset-unavailable", W,
+        "The test split cannot be loaded locally, so the run was not re-evaluated.",
+        "Nothing is downloaded at run time; the data must already be in the local data directory.",
+        "Put the official files in $CWCONTRIB_DATA/<dataset>/ (`cwcontrib explain CW501`), or re-run "
+        "where they are.")
+_define("CW502", "evaluation-failed", E,
+        "The run could not be evaluated (the model did not accept the declared input, or the framework failed).",
+        "A run that cannot be evaluated cannot be verified.",
+        "Check the declared input shape, layout and preprocessing.")
+
+
 def finding(code: str, message: str, location: Location | None = None, hint: str | None = None) -> Finding:
     """Build a finding for a registered code; the hint defaults to the code's fix."""
     entry = REGISTRY[code]

@@ -9,7 +9,6 @@ import csv
 import io
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -184,9 +183,9 @@ CASES: dict[str, tuple[str, Mutation]] = {
 }
 
 
-def run_case(sub: Submission, mutation: Mutation, limits: Limits = Limits()) -> Report:
+def run_case(sub: Submission, mutation: Mutation) -> Report:
     mutation(sub)
-    return validate(sub.root, limits=limits)
+    return validate(sub.root)
 
 
 @pytest.mark.parametrize(("expected", "mutation"), CASES.values(), ids=CASES.keys())

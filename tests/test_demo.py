@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from cwcontrib.manifest import load_manifest
 from cwcontrib.limits import Limits
+from cwcontrib.manifest import load_manifest
 from cwcontrib.models import Manifest
 from tests.conftest import DEMO
 

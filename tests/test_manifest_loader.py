@@ -29,7 +29,8 @@ def test_values_and_lines_are_kept() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [("1e-7", 1e-7), ("no", "no"), ("yes", "yes"), ("on", "on"), ("true", True), ("~", None), ("", None),
-     ("0x1F", 31), ("0o17", 15), ("012", 12), ("1_000", "1_000"), ("3.", 3.0), (".5", 0.5), ("2024-01-01", "2024-01-01")],
+     ("0x1F", 31), ("0o17", 15), ("012", 12), ("1_000", "1_000"), ("3.", 3.0), (".5", 0.5),
+     ("2024-01-01", "2024-01-01")],
 )
 def test_core_schema_resolution(text: str, expected: object) -> None:
     assert resolve_plain_scalar(text) == expected

@@ -29,7 +29,9 @@ FORMATS_FOR_FRAMEWORK: dict[str, tuple[str, ...]] = {
 }
 
 
-def read_weights(root: Path, rel: str, fmt: str, limits: WeightsLimits = DEFAULT_WEIGHTS_LIMITS) -> dict[str, np.ndarray]:
+def read_weights(
+    root: Path, rel: str, fmt: str, limits: WeightsLimits = DEFAULT_WEIGHTS_LIMITS
+) -> dict[str, np.ndarray]:
     """Tensors of a confined weights file by name; raises WeightsError with a finding code."""
     reader = READERS.get(fmt)
     if reader is None:

@@ -30,10 +30,10 @@ def _check_dataset(path: str, dataset: Any, limits: WeightsLimits) -> int:
         raise WeightsError("CW405", f"{path} has dtype {dtype}, not a plain numeric type")
     if dataset.shape is None:
         raise WeightsError("CW405", f"{path} has no shape (an empty dataspace)")
-    size = int(np.prod(dataset.shape, dtype=object)) * dtype.itemsize
+    size = int(np.prod(dataset.shape, dtype=object)) * int(dtype.itemsize)
     if size > limits.tensor_bytes:
         raise WeightsError("CW406", f"{path} declares {size} bytes, over the limit of {limits.tensor_bytes}")
-    return size
+    return int(size)
 
 
 def _walk(root: Any, limits: WeightsLimits) -> list[tuple[str, Any]]:

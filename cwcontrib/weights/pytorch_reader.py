@@ -70,9 +70,9 @@ def scan_pickle(data: bytes, limits: WeightsLimits) -> None:
             if name in _STRING_PUSHES:
                 recent.append(arg)
             elif name in _MEMO_PUTS:
-                memo[len(memo) if name == "MEMOIZE" else int(arg)] = recent[-1] if recent else None
+                memo[len(memo) if name == "MEMOIZE" else int(str(arg))] = recent[-1] if recent else None
             elif name in _MEMO_GETS:
-                recent.append(memo.get(int(arg)))
+                recent.append(memo.get(int(str(arg))))
             else:
                 recent = []
     except WeightsError:
@@ -81,7 +81,7 @@ def scan_pickle(data: bytes, limits: WeightsLimits) -> None:
         raise WeightsError("CW403", f"the pickle cannot be scanned: {exc}") from None
 
 
-def _allow(module: str, name: str, pos: int) -> None:
+def _allow(module: str, name: str, pos: int | None) -> None:
     if (module, name) not in ALLOWED_GLOBALS:
         raise WeightsError("CW403", f"pickle imports {module}.{name} at byte {pos}; a state dict only needs "
                                     "tensor rebuilds, typed storages and OrderedDict")

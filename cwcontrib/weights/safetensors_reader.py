@@ -47,7 +47,10 @@ def _header(handle: BinaryIO, file_size: int, limits: WeightsLimits) -> tuple[di
     return header, 8 + length
 
 
-def _entries(header: dict[str, Any], data_size: int, limits: WeightsLimits) -> list[tuple[str, str, list[int], int, int]]:
+Entry = tuple[str, str, list[int], int, int]  # name, dtype, shape, begin, end
+
+
+def _entries(header: dict[str, Any], data_size: int, limits: WeightsLimits) -> list[Entry]:
     header.pop("__metadata__", None)
     if len(header) > limits.tensors:
         raise WeightsError("CW406", f"{len(header)} tensors, over the limit of {limits.tensors}")
@@ -59,7 +62,7 @@ def _entries(header: dict[str, Any], data_size: int, limits: WeightsLimits) -> l
         if dtype not in _DTYPES:
             raise WeightsError("CW402", f"tensor {name!r}: unknown dtype {dtype!r}")
         if (not isinstance(shape, list) or len(shape) > 8
-                or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d for d in shape)):
+                or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)):
             raise WeightsError("CW402", f"tensor {name!r}: shape {shape!r} is not a list of sizes")
         if (not isinstance(offsets, list) or len(offsets) != 2
                 or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)):
@@ -74,7 +77,7 @@ def _entries(header: dict[str, Any], data_size: int, limits: WeightsLimits) -> l
     return entries
 
 
-def _check_layout(entries: list[tuple[str, str, list[int], int, int]], data_size: int) -> None:
+def _check_layout(entries: list[Entry], data_size: int) -> None:
     """Buffers must tile the data section exactly: no overlap (aliasing), no hidden bytes."""
     position = 0
     for name, _, _, begin, end in sorted(entries, key=lambda e: (e[3], e[4])):
