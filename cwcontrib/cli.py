@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cwcontrib import __version__
-from cwcontrib.checks.base import ProgressSink
+from cwcontrib.checks.base import Options, ProgressSink
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -44,6 +44,14 @@ def _progress_sink(quiet: bool) -> ProgressSink:
     return RichProgress()
 
 
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
 def _write(text: str, output: str | None) -> None:
     if output is None:
         sys.stdout.write(text)
@@ -62,7 +70,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if not root.is_dir():
         print(f"cwcontrib: {args.path} is not a folder", file=sys.stderr)
         return EXIT_USAGE
-    report = validate(root, progress=_progress_sink(args.quiet))
+    options = Options(reeval=not args.no_reeval, sample=args.sample, all_trials=args.all, device=args.device,
+                      data_dir=Path(args.data_dir) if args.data_dir else None)
+    report = validate(root, progress=_progress_sink(args.quiet), options=options)
     if args.format == "github":
         prefix = args.path.rstrip("/") + "/"
         text = render_github(report, prefix)
@@ -114,6 +124,13 @@ def cmd_artifacts(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cwcontrib", description="Validate and index CrossedWires submissions.")
     parser.add_argument("--version", action="version", version=f"cwcontrib {__version__}")
@@ -124,6 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--format", choices=("text", "json", "markdown", "github"), default="text")
     validate.add_argument("--output", "-o", help="write the report to this file instead of stdout")
     validate.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    reeval = validate.add_argument_group("re-evaluation (stage 5)")
+    reeval.add_argument("--sample", type=_positive_int, default=Options.sample, metavar="K",
+                        help="re-evaluate K trials, chosen from the submission's digest (default %(default)s)")
+    reeval.add_argument("--all", action="store_true", help="re-evaluate every trial")
+    reeval.add_argument("--no-reeval", action="store_true", help="skip re-evaluation")
+    reeval.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="where PyTorch runs evaluate (default: cuda when available)")
+    reeval.add_argument("--data-dir", help="local dataset folder (default: $CWCONTRIB_DATA or ~/.cache/cwcontrib)")
     validate.set_defaults(func=cmd_validate)
 
     explain = commands.add_parser("explain", help="document one finding code")
@@ -144,7 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Frameworks are imported lazily, later; these quiet TensorFlow's start-up logs and pin Keras to
+    # the backend the reference builders are written for.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     args = build_parser().parse_args(argv)
+    if args.command == "validate" and args.device == "cuda" and not _cuda_available():
+        print("cwcontrib: --device cuda asked for, but torch sees no CUDA device", file=sys.stderr)
+        return EXIT_USAGE
     try:
         code: int = args.func(args)
     except BrokenPipeError:  # e.g. `cwcontrib codes | head`

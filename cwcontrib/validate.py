@@ -9,7 +9,7 @@ from typing import Any
 
 from cwcontrib import __version__
 from cwcontrib.checks import STAGES, Context, checks_of
-from cwcontrib.checks.base import ProgressSink
+from cwcontrib.checks.base import Options, ProgressSink
 from cwcontrib.codes import REGISTRY, finding
 from cwcontrib.findings import Finding, Location, Severity, sorted_findings
 from cwcontrib.limits import DEFAULT_LIMITS, Limits
@@ -89,12 +89,21 @@ def _run_stage(ctx: Context, stage: str) -> list[Finding]:
     return found
 
 
-def validate(root: Path, limits: Limits = DEFAULT_LIMITS, progress: ProgressSink | None = None) -> Report:
-    ctx = Context(root=root, limits=limits, progress=progress or ProgressSink())
+def _skipped(ctx: Context, stage: str) -> bool:
+    if stage == "manifest":
+        return False
+    if ctx.model is None:
+        return True
+    return stage == "evaluation" and not ctx.options.reeval
+
+
+def validate(root: Path, limits: Limits = DEFAULT_LIMITS, progress: ProgressSink | None = None,
+             options: Options | None = None) -> Report:
+    ctx = Context(root=root, limits=limits, progress=progress or ProgressSink(), options=options or Options())
     findings: list[Finding] = []
     stages: dict[str, str] = {}
     for stage in STAGES:
-        if stage != "manifest" and ctx.model is None:
+        if _skipped(ctx, stage):
             stages[stage] = "skipped"
             continue
         found = _run_stage(ctx, stage)
@@ -108,4 +117,5 @@ def validate(root: Path, limits: Limits = DEFAULT_LIMITS, progress: ProgressSink
         stages=stages,
         trials=len(ctx.trials),
         runs=sum(len(t.runs) for t in ctx.trials),
+        extra=dict(sorted(ctx.results.items())),
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from cwcontrib.checks import Options
 from cwcontrib.limits import Limits
 from cwcontrib.validate import Report, validate
 from tests.conftest import Submission
@@ -183,9 +184,12 @@ CASES: dict[str, tuple[str, Mutation]] = {
 }
 
 
+NO_REEVAL = Options(reeval=False)  # stages 1-4 only: these cases are about files and meaning
+
+
 def run_case(sub: Submission, mutation: Mutation) -> Report:
     mutation(sub)
-    return validate(sub.root)
+    return validate(sub.root, options=NO_REEVAL)
 
 
 @pytest.mark.parametrize(("expected", "mutation"), CASES.values(), ids=CASES.keys())
@@ -208,24 +212,24 @@ def test_every_stage_code_has_a_case() -> None:
 
 
 def test_file_over_the_size_limit(submission: Submission) -> None:
-    report = validate(submission.root, limits=Limits(file_bytes=1000))
+    report = validate(submission.root, options=NO_REEVAL, limits=Limits(file_bytes=1000))
     assert "CW207" in {f.code for f in report.findings}
 
 
 def test_too_many_files(submission: Submission) -> None:
-    report = validate(submission.root, limits=Limits(files=3))
+    report = validate(submission.root, options=NO_REEVAL, limits=Limits(files=3))
     assert "CW208" in {f.code for f in report.findings}
 
 
 def test_table_over_the_row_limit(submission: Submission) -> None:
     _to_trials_table(submission)
-    report = validate(submission.root, limits=Limits(table_rows=2))
+    report = validate(submission.root, options=NO_REEVAL, limits=Limits(table_rows=2))
     assert "CW315" in {f.code for f in report.findings}
 
 
 def test_sweep_as_defaults_plus_trials_table_is_valid(submission: Submission) -> None:
     _to_trials_table(submission)
-    report = validate(submission.root)
+    report = validate(submission.root, options=NO_REEVAL)
     assert report.ok, report.findings
     assert report.trials == len(submission.manifest().get("trials", [])) or report.trials >= 4
     assert report.runs == 2 * report.trials
@@ -233,7 +237,7 @@ def test_sweep_as_defaults_plus_trials_table_is_valid(submission: Submission) ->
 
 def test_table_cell_finding_names_row_and_column(submission: Submission) -> None:
     _to_trials_table(submission, _bad_table_cell)
-    finding = next(f for f in validate(submission.root).findings if f.code == "CW314")
+    finding = next(f for f in validate(submission.root, options=NO_REEVAL).findings if f.code == "CW314")
     assert finding.location.file == "trials.csv"
     assert (finding.location.row, finding.location.line) == (2, 3)
     assert finding.location.column == "hyperparameters.batch_size"

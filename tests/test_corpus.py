@@ -34,7 +34,8 @@ def test_manifest_corpus_case(case: Path, capsys: pytest.CaptureFixture[str], tm
     code, report = run_cli_json(case, capsys)
     assert code == 1
     assert expected in {f["code"] for f in report["findings"]}
-    assert report["stages"] == {"manifest": "failed", "files": "skipped", "semantics": "skipped"}
+    assert report["stages"].pop("manifest") == "failed"
+    assert set(report["stages"].values()) == {"skipped"}
     assert all(f["location"]["file"] for f in report["findings"])
     assert not list(tmp_path.iterdir()), "validation wrote outside the report path"
     assert not os.path.exists(case / "cwcontrib-pwned-marker")

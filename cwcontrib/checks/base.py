@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from cwcontrib.safefs import TreeIndex
     from cwcontrib.trials import ResolvedTrial
 
-STAGES = ("manifest", "files", "semantics")
+STAGES = ("manifest", "files", "semantics", "weights", "evaluation")
 
 
 class ProgressSink:
@@ -34,6 +34,17 @@ class ProgressSink:
         """The current task is over."""
 
 
+@dataclass(frozen=True)
+class Options:
+    """How far validation goes: re-evaluation is sampled unless `all_trials`, and can be switched off."""
+
+    reeval: bool = True
+    sample: int = 2  # trials re-evaluated (every run of each), chosen from the submission's digest
+    all_trials: bool = False
+    device: str = "auto"  # "cpu", "cuda" or "auto"
+    data_dir: Path | None = None
+
+
 @dataclass
 class Context:
     """Everything the checks of one validation share. Earlier stages fill what later ones read."""
@@ -41,12 +52,16 @@ class Context:
     root: Path
     limits: Limits = DEFAULT_LIMITS
     progress: ProgressSink = field(default_factory=ProgressSink)
+    options: Options = field(default_factory=Options)
     manifest: LoadedManifest | None = None
     model: Manifest | None = None
     tree: TreeIndex | None = None
     verified: set[str] = field(default_factory=set)
     trials: list[ResolvedTrial] = field(default_factory=list)
     tables: dict[str, Any] = field(default_factory=dict)  # path -> Table or TableError, read once
+    references: dict[str, Any] = field(default_factory=dict)  # framework key -> checks.weights.Reference
+    weights_ok: set[tuple[str, str]] = field(default_factory=set)  # (trial id, framework key) loaded strictly
+    results: dict[str, Any] = field(default_factory=dict)  # report sections beyond findings
     looking_at: str = ""  # the file a check is reading, named by an internal-error finding
 
     @property

@@ -1,0 +1,226 @@
+"""The trusted reference architectures: one registry name, one builder per framework.
+
+Submitted weights are loaded strictly into models that *this* code builds, never into code from a
+submission. Each entry says which library definition it reproduces and which declared modifications
+it knows; anything else is an error that lists what is known.
+
+Frameworks are named as in the manifest (`FrameworkName`): "pytorch" and "tensorflow" (Keras 3).
+Neither framework is imported here: builders import them on first use, because importing either
+costs seconds and most of cwcontrib never needs them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+if TYPE_CHECKING:
+    import keras
+    import torch
+
+Framework = Literal["pytorch", "tensorflow"]
+FRAMEWORKS: tuple[str, ...] = get_args(Framework)
+InputShape = tuple[int, int, int]
+"""(height, width, channels) whatever the layout: NCHW and NHWC models take the same shape here."""
+
+
+class ArchitectureError(ValueError):
+    """An unknown architecture, framework or modification, or an impossible shape."""
+
+
+@dataclass(frozen=True)
+class ArchitectureSpec:
+    """What a registry name means: its library definitions, defaults and known modifications."""
+
+    name: str
+    description: str
+    definitions: dict[str, str]
+    """Per framework: the library definition reproduced, e.g. "torchvision.models.vgg16"."""
+    default_input_shape: InputShape
+    default_num_classes: int
+    modifications: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Per framework: modification name -> one-line description, in the order they are applied."""
+
+
+_KERAS_SOFTMAX_REMOVED = (
+    "classifier_activation=None: the model returns logits, like torchvision's, instead of the "
+    "library default softmax probabilities"
+)
+
+_SPECS: dict[str, ArchitectureSpec] = {
+    spec.name: spec
+    for spec in (
+        ArchitectureSpec(
+            name="digits-cnn",
+            description=(
+                "The embedded demo network: Conv2d(C,16,3,pad 1)+ReLU, MaxPool 2, flatten, Linear(16·H/2·W/2, 32)"
+                "+ReLU, Linear(32, N) logits; 8,714 parameters at 8×8×1, 10 classes"
+            ),
+            definitions={
+                "pytorch": "cwcontrib.architectures.torch_models.DigitsCNN",
+                "tensorflow": "cwcontrib.architectures.keras_models.digits_cnn",
+            },
+            default_input_shape=(8, 8, 1),
+            default_num_classes=10,
+        ),
+        ArchitectureSpec(
+            name="vgg16",
+            description=(
+                "VGG16 (Simonyan & Zisserman), configuration D, no batch normalisation. torchvision: features → "
+                "AdaptiveAvgPool2d(7×7) → Linear 25088×4096 → 4096×4096 → 4096×N with Dropout(0.5) twice, logits; "
+                "keras.applications (include_top=True, weights=None): features → Flatten (512 at 32×32) → "
+                "Dense 4096 → 4096 → N, softmax"
+            ),
+            definitions={"pytorch": "torchvision.models.vgg16", "tensorflow": "keras.applications.VGG16"},
+            default_input_shape=(32, 32, 3),
+            default_num_classes=10,
+            modifications={
+                "pytorch": {
+                    "avgpool-and-classifier-removed": (
+                        "VGG16 without torchvision's adaptive average pool and 25088×4096 classifier: features → "
+                        "flatten (512·H/32·W/32, 512 at 32×32) → Linear(·, 4096), ReLU, Dropout(0.5), "
+                        "Linear(4096, 4096), ReLU, Dropout(0.5), Linear(4096, N) — Keras VGG16's head shape, "
+                        "keeping torchvision's dropout (the CrossedWires paper's PyTorch variant)"
+                    ),
+                    "dropout-removed": (
+                        "the classifier's Dropout layers replaced by Identity (Keras VGG16's head has no dropout); "
+                        "state_dict keys are unchanged"
+                    ),
+                },
+                "tensorflow": {"softmax-removed": _KERAS_SOFTMAX_REMOVED},
+            },
+        ),
+        ArchitectureSpec(
+            name="resnet50",
+            description=(
+                "ResNet-50 (He et al.). torchvision's is v1.5 (stride 2 in the 3×3 convolution, no convolution "
+                "biases); keras.applications' is v1 (stride 2 in the first 1×1 convolution, biased convolutions, "
+                "BatchNorm epsilon 1.001e-5). Both end GlobalAveragePool → Dense N (Keras: softmax)"
+            ),
+            definitions={"pytorch": "torchvision.models.resnet50", "tensorflow": "keras.applications.ResNet50"},
+            default_input_shape=(32, 32, 3),
+            default_num_classes=10,
+            modifications={"tensorflow": {"softmax-removed": _KERAS_SOFTMAX_REMOVED}},
+        ),
+        ArchitectureSpec(
+            name="densenet121",
+            description=(
+                "DenseNet-121 (Huang et al.), growth rate 32, blocks (6, 12, 24, 16); both end BN → ReLU → "
+                "GlobalAveragePool → Dense N (Keras: softmax, BatchNorm epsilon 1.001e-5)"
+            ),
+            definitions={
+                "pytorch": "torchvision.models.densenet121",
+                "tensorflow": "keras.applications.DenseNet121",
+            },
+            default_input_shape=(32, 32, 3),
+            default_num_classes=10,
+            modifications={"tensorflow": {"softmax-removed": _KERAS_SOFTMAX_REMOVED}},
+        ),
+    )
+}
+
+
+def names() -> list[str]:
+    """Registry names, sorted."""
+    return sorted(_SPECS)
+
+
+def spec(name: str) -> ArchitectureSpec:
+    """The registry entry for `name`; ArchitectureError listing the known names otherwise."""
+    try:
+        return _SPECS[name]
+    except KeyError:
+        raise ArchitectureError(f"unknown architecture {name!r}; known: {', '.join(names())}") from None
+
+
+def modifications_for(name: str, framework: str) -> dict[str, str]:
+    """Declared modifications the registry can build for `name` in `framework`: name -> description."""
+    _check_framework(framework)
+    return dict(spec(name).modifications.get(framework, {}))
+
+
+def build(
+    name: str,
+    framework: str,
+    num_classes: int | None = None,
+    input_shape: InputShape | None = None,
+    modifications: tuple[str, ...] | list[str] = (),
+    *,
+    meta: bool = False,
+) -> Any:
+    """Build the reference model `name` for `framework`, freshly initialised (never pretrained weights).
+
+    `num_classes` and `input_shape` (H, W, C) default to the entry's (10 classes; 32×32×3 for the
+    CIFAR-10 architectures, 8×8×1 for digits-cnn). `modifications` are declared modification names
+    (see `modifications_for`), applied in the registry's order whatever order they are given in.
+    `meta=True` (PyTorch only) builds on torch's meta device: shapes without memory or initialisation,
+    enough for fingerprints and for `load_state_dict(..., assign=True)`; it saves seconds for VGG16.
+    Returns a `torch.nn.Module` (NCHW) or a `keras.Model` (NHWC).
+    """
+    entry = spec(name)
+    _check_framework(framework)
+    classes = entry.default_num_classes if num_classes is None else num_classes
+    shape = entry.default_input_shape if input_shape is None else tuple(input_shape)
+    _check_shape(classes, shape)
+    mods = _resolve_modifications(entry, framework, modifications)
+    if framework == "pytorch":
+        from cwcontrib.architectures import torch_models
+
+        return torch_models.build(name, classes, shape, mods, meta=meta)  # type: ignore[arg-type]
+    if meta:
+        raise ArchitectureError("meta=True is PyTorch-only: Keras has no shape-only device")
+    from cwcontrib.architectures import keras_models
+
+    return keras_models.build(name, classes, shape, mods)  # type: ignore[arg-type]
+
+
+def build_torch(
+    name: str,
+    num_classes: int | None = None,
+    input_shape: InputShape | None = None,
+    modifications: tuple[str, ...] | list[str] = (),
+    *,
+    meta: bool = False,
+) -> torch.nn.Module:
+    """`build(name, "pytorch", ...)`, typed."""
+    model: torch.nn.Module = build(name, "pytorch", num_classes, input_shape, modifications, meta=meta)
+    return model
+
+
+def build_keras(
+    name: str,
+    num_classes: int | None = None,
+    input_shape: InputShape | None = None,
+    modifications: tuple[str, ...] | list[str] = (),
+) -> keras.Model:
+    """`build(name, "tensorflow", ...)`, typed."""
+    return build(name, "tensorflow", num_classes, input_shape, modifications)
+
+
+def _check_framework(framework: str) -> None:
+    if framework not in FRAMEWORKS:
+        raise ArchitectureError(f"unknown framework {framework!r}; the registry builds for: {', '.join(FRAMEWORKS)}")
+
+
+def _check_shape(num_classes: int, shape: tuple[int, ...]) -> None:
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
+        raise ArchitectureError(f"num_classes must be a positive integer, not {num_classes!r}")
+    if len(shape) != 3 or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+        raise ArchitectureError(f"input_shape must be (height, width, channels) of positive integers, not {shape!r}")
+
+
+def _resolve_modifications(entry: ArchitectureSpec, framework: str,
+                           given: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    known = entry.modifications.get(framework, {})
+    if isinstance(given, str):  # a bare string would otherwise be read as one modification per character
+        raise ArchitectureError(f"modifications must be a list of names, not the string {given!r}")
+    unknown = [m for m in given if m not in known]
+    if unknown:
+        listing = ", ".join(repr(k) for k in known) or "none"
+        raise ArchitectureError(
+            f"unknown modification {unknown[0]!r} for {entry.name} in {framework}; known: {listing}"
+        )
+    if len(set(given)) != len(given):
+        raise ArchitectureError(f"modification listed twice: {sorted(given)}")
+    return tuple(k for k in known if k in given)
+

@@ -1,0 +1,152 @@
+"""Stage 4: weights are data that load strictly into trusted reference architectures.
+
+For each framework of the submission a reference model is built by cwcontrib's own code and
+fingerprinted; each run's weights are read by a safe reader and compared with the reference tensor
+by tensor (keys, shapes, dtypes, finiteness). The two frameworks' references get a pair verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+
+from cwcontrib.checks.base import Context, check
+from cwcontrib.codes import finding
+from cwcontrib.findings import Finding
+from cwcontrib.models import Manifest
+from cwcontrib.trials import ResolvedRun
+from cwcontrib.weights import FORMATS_FOR_FRAMEWORK, WeightsError, read_weights
+
+# Keras saves a compiled model's optimizer state beside its weights; it is read safely but not compared.
+IGNORED_PREFIXES = ("optimizer/",)
+
+
+@dataclass
+class Reference:
+    """A trusted model for one framework key, the tensors its weights file must hold, its fingerprint."""
+
+    key: str
+    framework: str  # "pytorch" or "tensorflow"
+    model: Any
+    expected: dict[str, tuple[tuple[int, ...], str]]
+    fingerprint: Any
+
+
+def _expected_tensors(framework: str, model: Any) -> dict[str, tuple[tuple[int, ...], str]]:
+    if framework == "pytorch":
+        return {k: (tuple(v.shape), str(v.cpu().numpy().dtype)) for k, v in model.state_dict().items()}
+    from cwcontrib.evaluate import keras_reference_tensors
+
+    return {k: (v.shape, str(v.dtype)) for k, v in keras_reference_tensors(model).items()}
+
+
+def build_reference(model: Manifest, key: str) -> Reference:
+    """Raises ArchitectureError (unknown name/modification) or ImportError (framework missing)."""
+    from cwcontrib.architectures import build, fingerprint
+
+    architecture = model.architecture
+    framework = model.frameworks[key].name.value
+    implementation = architecture.implementations.get(key)
+    modifications = tuple(implementation.modifications) if implementation else ()
+    shape = (architecture.input_shape.height, architecture.input_shape.width, architecture.input_shape.channels)
+    built = build(architecture.name, framework, architecture.num_classes, shape, modifications)
+    return Reference(key, framework, built, _expected_tensors(framework, built), fingerprint(built, shape, label=key))
+
+
+@check("weights", "CW411", "CW412", "CW413", "CW414")
+def reference_architectures_match_the_declaration(ctx: Context) -> Iterator[Finding]:
+    from cwcontrib.architectures import ArchitectureError, compare
+
+    model = ctx.model
+    if model is None or not ctx.trials:
+        return
+    for key in sorted(model.frameworks):
+        try:
+            reference = build_reference(model, key)
+        except ArchitectureError as exc:
+            yield finding("CW412", f"{key}: {exc}", ctx.at("/architecture/name"))
+            continue
+        except ImportError as exc:
+            yield finding("CW414", f"{key}: cannot build the reference model: {exc}", ctx.at(f"/frameworks/{key}"))
+            continue
+        ctx.references[key] = reference
+        counted = reference.fingerprint.parameters
+        if counted != model.architecture.parameter_count:
+            yield finding("CW411", f"{key}: the reference {model.architecture.name} has {counted:,} parameters, "
+                                   f"declared {model.architecture.parameter_count:,}",
+                          ctx.at("/architecture/parameter_count"))
+    ctx.results["architectures"] = {k: r.fingerprint.as_dict() for k, r in sorted(ctx.references.items())}
+    verdicts = []
+    for a, b in combinations(sorted(ctx.references), 2):
+        verdict = compare(ctx.references[a].fingerprint, ctx.references[b].fingerprint)
+        verdicts.append({"frameworks": [a, b], **verdict.as_dict()})
+        if not verdict.equivalent:
+            yield finding("CW413", f"{a} vs {b}: {verdict.summary()}", ctx.at("/architecture"))
+    ctx.results["pair_verdicts"] = verdicts
+
+
+def _format_of(model: Manifest, path: str) -> str | None:
+    return next((a.format.value for a in model.artifacts if a.path == path), None)
+
+
+def _compare(reference: Reference, tensors: dict[str, np.ndarray], run: ResolvedRun) -> Iterator[Finding]:
+    where = run.at("weights")
+    present = {k: v for k, v in tensors.items() if not k.startswith(IGNORED_PREFIXES)}
+    missing = sorted(set(reference.expected) - set(present))
+    unexpected = sorted(set(present) - set(reference.expected))
+    if missing or unexpected:
+        parts = [f"missing {', '.join(missing[:5])}" if missing else "",
+                 f"unexpected {', '.join(unexpected[:5])}" if unexpected else ""]
+        yield finding("CW407", f"{run.run.weights}: " + "; ".join(p for p in parts if p)
+                      + f" ({len(missing)} missing, {len(unexpected)} unexpected)", where)
+    for name in sorted(set(present) & set(reference.expected)):
+        shape, dtype = reference.expected[name]
+        array = present[name]
+        if tuple(array.shape) != tuple(shape):
+            yield finding("CW408", f"{run.run.weights}: {name} has shape {tuple(array.shape)}, the reference "
+                                   f"{tuple(shape)}", where)
+        elif str(array.dtype) != dtype:
+            yield finding("CW409", f"{run.run.weights}: {name} is {array.dtype}, the reference {dtype}", where)
+        elif array.dtype.kind == "f" and not np.isfinite(array).all():
+            bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+            yield finding("CW410", f"{run.run.weights}: {name} has {bad} NaN or infinite values", where)
+
+
+@check("weights", "CW201", "CW202", "CW400", "CW401", "CW402", "CW403", "CW404", "CW405", "CW406", "CW407",
+       "CW408", "CW409", "CW410", "CW414")
+def weights_load_strictly(ctx: Context) -> Iterator[Finding]:
+    model = ctx.model
+    if model is None:
+        return
+    runs = [(t.id, r) for t in ctx.trials for r in t.runs.values() if r.run.weights and r.framework in ctx.references]
+    ctx.progress.start("checking weights", len(runs))
+    try:
+        for trial_id, run in runs:
+            ctx.progress.advance(1)
+            path = run.run.weights
+            assert path is not None
+            if path not in ctx.verified:
+                continue  # missing, unsafe or altered: stage 2 said so
+            reference = ctx.references[run.framework]
+            fmt = _format_of(model, path) or ""
+            allowed = FORMATS_FOR_FRAMEWORK.get(reference.framework, ())
+            if fmt not in allowed:
+                yield finding("CW400", f"{path} is declared as {fmt or 'undeclared'}; {reference.framework} runs "
+                                       f"may use {', '.join(allowed)}", run.at("weights"))
+                continue
+            ctx.looking_at = path
+            try:
+                tensors = read_weights(ctx.root, path, fmt)
+            except WeightsError as exc:
+                yield finding(exc.code, f"{path}: {exc}", run.at("weights"))
+                continue
+            problems = list(_compare(reference, tensors, run))
+            yield from problems
+            if not problems:
+                ctx.weights_ok.add((trial_id, run.framework))
+    finally:
+        ctx.progress.finish()

@@ -1,0 +1,129 @@
+"""The evaluation harness: one piece of trusted code per framework, versioned and digested.
+
+Two accuracies are comparable only when produced the same way (the original release measured PyTorch
+as a mean of per-batch accuracies and TensorFlow with `model.evaluate`). Here both frameworks get the
+same preprocessed float32 NHWC array, predict in fixed batches in inference mode, and are scored by
+counting argmax == label over the whole split; the harness version and the sha256 of this file are
+recorded with every result.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HARNESS_VERSION = "1"
+BATCH_SIZE = 1000
+
+
+def harness_identity(framework: str) -> dict[str, str]:
+    source = Path(__file__).read_bytes()
+    return {"name": f"cwcontrib.evaluate/{framework}", "version": HARNESS_VERSION,
+            "sha256": hashlib.sha256(source).hexdigest()}
+
+
+def resolve_device(requested: str) -> str:
+    """`auto` means CUDA when torch sees a GPU, else CPU."""
+    if requested != "auto":
+        return requested
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_torch_state(model: Any, tensors: dict[str, np.ndarray]) -> None:
+    """Strict load: every reference key present, nothing unexpected (already checked in stage 4)."""
+    import torch
+
+    model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()}, strict=True)
+
+
+def write_clean_h5(tensors: dict[str, np.ndarray], path: Path) -> None:
+    """Rewrite validated arrays into an HDF5 file of our own, so Keras never reads a submitted file."""
+    import h5py
+
+    with h5py.File(path, "w") as h5:
+        for name, array in tensors.items():
+            h5.create_dataset(name, data=array)
+
+
+def load_keras_weights(model: Any, tensors: dict[str, np.ndarray]) -> None:
+    with tempfile.TemporaryDirectory(prefix="cwcontrib-") as private:
+        clean = Path(private) / "clean.weights.h5"
+        write_clean_h5(tensors, clean)
+        model.load_weights(clean)
+
+
+def keras_reference_tensors(model: Any) -> dict[str, np.ndarray]:
+    """The variables a `.weights.h5` of this trusted model holds, by HDF5 path (Keras 3 layout)."""
+    from cwcontrib.weights import read_weights
+
+    with tempfile.TemporaryDirectory(prefix="cwcontrib-") as private:
+        model.save_weights(Path(private) / "reference.weights.h5")
+        return read_weights(Path(private), "reference.weights.h5", "keras-h5")
+
+
+def predict_torch(model: Any, x_nhwc: np.ndarray, device: str) -> np.ndarray:
+    """Predicted class per example; the whole split moves to the device once, then fixed batches."""
+    import torch
+
+    model.eval().to(device)
+    predictions = []
+    with torch.inference_mode():
+        x = torch.from_numpy(x_nhwc).to(device).permute(0, 3, 1, 2).contiguous()  # NHWC -> NCHW
+        for start in range(0, x.shape[0], BATCH_SIZE):
+            predictions.append(model(x[start:start + BATCH_SIZE]).argmax(dim=1))
+        result = torch.cat(predictions).to("cpu", torch.uint8)
+    return np.asarray(result.numpy(), dtype=np.uint8)
+
+
+def predict_keras(model: Any, x_nhwc: np.ndarray) -> np.ndarray:
+    predictions = [np.asarray(model(x_nhwc[start:start + BATCH_SIZE], training=False)).argmax(axis=1)
+                   for start in range(0, x_nhwc.shape[0], BATCH_SIZE)]
+    return np.concatenate(predictions).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One run re-evaluated: the claim, the measurement, and the per-example predictions."""
+
+    trial: str
+    framework: str
+    n: int
+    claimed_correct: int
+    measured_correct: int
+    tolerance: int
+    device: str
+    harness: dict[str, str]
+    predictions: bytes  # one byte per test example: the predicted class
+
+    @property
+    def reproduced(self) -> bool:
+        return abs(self.claimed_correct - self.measured_correct) <= self.tolerance
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "trial": self.trial,
+            "framework": self.framework,
+            "claimed": f"{self.claimed_correct}/{self.n}",
+            "measured": f"{self.measured_correct}/{self.n}",
+            "claimed_accuracy": self.claimed_correct / self.n,
+            "measured_accuracy": self.measured_correct / self.n,
+            "tolerance": self.tolerance,
+            "reproduced": self.reproduced,
+            "device": self.device,
+            "harness": self.harness,
+            "predictions": {
+                "encoding": "uint8 class index per test example, base64",
+                "sha256": hashlib.sha256(self.predictions).hexdigest(),
+                "data": base64.b64encode(self.predictions).decode("ascii"),
+            },
+        }
