@@ -40,10 +40,15 @@ def resolve_device(requested: str) -> str:
 
 
 def load_torch_state(model: Any, tensors: dict[str, np.ndarray]) -> None:
-    """Strict load: every reference key present, nothing unexpected (already checked in stage 4)."""
+    """Strict load: every reference key present, nothing unexpected (already checked in stage 4).
+
+    `assign=True` lets the reference be built on the meta device: initialising VGG16's 134 M random
+    parameters only to overwrite them took most of a re-evaluation's time (benchmarks/gpu_reeval.py).
+    """
     import torch
 
-    model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()}, strict=True)
+    state = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()}
+    model.load_state_dict(state, strict=True, assign=True)
 
 
 def write_clean_h5(tensors: dict[str, np.ndarray], path: Path) -> None:

@@ -38,7 +38,7 @@ class Reference:
 
 def _expected_tensors(framework: str, model: Any) -> dict[str, tuple[tuple[int, ...], str]]:
     if framework == "pytorch":
-        return {k: (tuple(v.shape), str(v.cpu().numpy().dtype)) for k, v in model.state_dict().items()}
+        return {k: (tuple(v.shape), str(v.dtype).removeprefix("torch.")) for k, v in model.state_dict().items()}
     from cwcontrib.evaluate import keras_reference_tensors
 
     return {k: (v.shape, str(v.dtype)) for k, v in keras_reference_tensors(model).items()}
@@ -53,7 +53,9 @@ def build_reference(model: Manifest, key: str) -> Reference:
     implementation = architecture.implementations.get(key)
     modifications = tuple(implementation.modifications) if implementation else ()
     shape = (architecture.input_shape.height, architecture.input_shape.width, architecture.input_shape.channels)
-    built = build(architecture.name, framework, architecture.num_classes, shape, modifications)
+    # PyTorch references live on the meta device (shapes, no memory); weights are assigned at evaluation.
+    meta = {"meta": True} if framework == "pytorch" else {}
+    built = build(architecture.name, framework, architecture.num_classes, shape, modifications, **meta)
     return Reference(key, framework, built, _expected_tensors(framework, built), fingerprint(built, shape, label=key))
 
 
