@@ -131,6 +131,28 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def cmd_architectures(args: argparse.Namespace) -> int:
+    from cwcontrib.architectures import modifications_for, names, spec
+
+    for name in names():
+        entry = spec(name)
+        print(f"{name}: {entry.description}")
+        for framework, definition in sorted(entry.definitions.items()):
+            print(f"  {framework}: {definition}")
+            for modification, text in modifications_for(name, framework).items():
+                print(f"    modification {modification!r}: {text}")
+    return EXIT_OK
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from cwcontrib.datasets import REGISTRY
+
+    for info in REGISTRY.values():
+        sizes = ", ".join(f"{split} {size:,}" for split, size in info.split_sizes.items())
+        print(f"{info.name}: {info.title}; {info.num_classes} classes; {sizes}; {'x'.join(map(str, info.shape))}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cwcontrib", description="Validate and index CrossedWires submissions.")
     parser.add_argument("--version", action="version", version=f"cwcontrib {__version__}")
@@ -165,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
     artifacts = commands.add_parser("artifacts", help="print `artifacts` entries for the files of a folder")
     artifacts.add_argument("path", help="the submission folder")
     artifacts.set_defaults(func=cmd_artifacts)
+    architectures = commands.add_parser("architectures", help="list the trusted reference architectures")
+    architectures.set_defaults(func=cmd_architectures)
+
+    datasets = commands.add_parser("datasets", help="list the registered datasets")
+    datasets.set_defaults(func=cmd_datasets)
     return parser
 
 

@@ -1,0 +1,46 @@
+"""CONTRIBUTING.md's examples are real: its trial block and table header follow the schema."""
+
+from __future__ import annotations
+
+import re
+
+import jsonschema
+import yaml
+
+from cwcontrib.limits import Limits
+from cwcontrib.manifest import load_manifest
+from cwcontrib.schema import generate_schema
+from cwcontrib.trials import RESERVED_COLUMNS
+from tests.conftest import DEMO, REPO
+
+GUIDE = (REPO / "CONTRIBUTING.md").read_text(encoding="utf-8")
+
+
+def yaml_blocks() -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", GUIDE, re.S)
+
+
+def test_trial_example_validates_inside_the_demo_manifest() -> None:
+    demo = load_manifest(DEMO, Limits()).data
+    example = yaml.safe_load(yaml_blocks()[0])
+    demo["trials"] = example["trials"]
+    jsonschema.Draft202012Validator(generate_schema()).validate(demo)
+
+
+def test_trials_table_example_validates() -> None:
+    demo = load_manifest(DEMO, Limits()).data
+    demo.update(yaml.safe_load(yaml_blocks()[1]))
+    jsonschema.Draft202012Validator(generate_schema()).validate(demo)
+
+
+def test_table_header_uses_known_column_shapes() -> None:
+    header = re.search(r"^id,.*$", GUIDE, re.M)
+    assert header is not None
+    for column in header.group(0).split(","):
+        head, _, rest = column.partition(".")
+        assert head in RESERVED_COLUMNS or (head in ("pytorch", "keras") and rest)
+
+
+def test_example_accuracies_are_k_over_360() -> None:
+    for accuracy in re.findall(r"test_accuracy: ([0-9.]+)\s+# .*?(\d+)", GUIDE):
+        assert abs(float(accuracy[0]) * 360 - round(float(accuracy[0]) * 360)) < 1e-6
