@@ -27,10 +27,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cwcontrib.architectures import build  # noqa: E402
-from cwcontrib.datasets import load_test_split, preprocess  # noqa: E402
-from cwcontrib.evaluate import BATCH_SIZE, load_torch_state, predict_torch  # noqa: E402
-from cwcontrib.weights import read_weights  # noqa: E402
+from cwcontrib.architectures import build
+from cwcontrib.datasets import load_test_split, preprocess
+from cwcontrib.evaluate import BATCH_SIZE, load_torch_state, predict_torch
+from cwcontrib.weights import read_weights
 
 CIFAR_MEAN = [0.4914, 0.4822, 0.4465]
 CIFAR_STD = [0.2470, 0.2435, 0.2616]
