@@ -15,6 +15,7 @@ import pytest
 
 from cwcontrib.checks import Options
 from cwcontrib.limits import Limits
+from cwcontrib.trials import flatten
 from cwcontrib.validate import Report, validate
 from tests.conftest import Submission
 
@@ -117,16 +118,6 @@ def _to_trials_table(sub: Submission, rows_hook: Callable[[list[dict[str, Any]]]
     data["trials_table"] = {"path": "trials.csv", "format": "csv"}
     sub.write_manifest(data)
     sub.write_file("trials.csv", out.getvalue(), "csv")
-
-
-def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def _bad_table_cell(rows: list[dict[str, Any]]) -> None:
