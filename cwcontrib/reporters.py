@@ -22,6 +22,21 @@ def _headline(report: Report) -> str:
             f"({_plural(report.trials, 'trial')}, {_plural(report.runs, 'run')})")
 
 
+def result_lines(report: Report) -> list[str]:
+    """Stages 4-5 in one line each: pair verdicts, re-evaluated runs, pair disagreements."""
+    lines = [f"architecture {v['summary']}" for v in report.extra.get("pair_verdicts", [])]
+    evaluation = report.extra.get("evaluation", {})
+    for run in evaluation.get("runs", []):
+        verdict = "reproduced" if run["reproduced"] else "NOT reproduced"
+        lines.append(f"re-evaluated {run['trial']} {run['framework']}: claimed {run['claimed']}, measured "
+                     f"{run['measured']} (±{run['tolerance']}) {verdict} on {run['device']}")
+    for pair in evaluation.get("pairs", []):
+        first, second = pair["frameworks"]
+        lines.append(f"pair {pair['trial']}: {first} and {second} disagree on {pair['disagreements']} examples "
+                     f"(gap {pair['measured_gap']:.4f}); McNemar p = {pair['mcnemar']['p_value']:.3g}")
+    return lines
+
+
 def render_text(report: Report) -> str:
     lines = []
     for f in report.findings:
@@ -29,7 +44,7 @@ def render_text(report: Report) -> str:
         if f.hint:
             lines.append(f"    hint: {f.hint}")
     stages = ", ".join(f"{stage} {status}" for stage, status in report.stages.items())
-    lines += [f"stages: {stages}", _headline(report)]
+    lines += [*result_lines(report), f"stages: {stages}", _headline(report)]
     return "\n".join(lines) + "\n"
 
 
@@ -56,6 +71,9 @@ def render_markdown(report: Report) -> str:
         for f in report.findings:
             lines.append(f"| {f.severity.value} | `{f.code}` {f.name} | {markdown_cell(f.location.render())} | "
                          f"{markdown_cell(f.message)} | {markdown_cell(f.hint)} |")
+    results = result_lines(report)
+    if results:
+        lines += ["", *[f"- {markdown_cell(line)}" for line in results]]
     lines += ["", "`cwcontrib explain CODE` says more about each code."]
     return "\n".join(lines) + "\n"
 

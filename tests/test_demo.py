@@ -60,8 +60,10 @@ def test_validation_leaves_the_submission_untouched() -> None:
 
 
 def test_text_and_markdown_reports() -> None:
-    text = run_cli("validate", str(DEMO))
+    text = run_cli("validate", str(DEMO), "--all")
     assert text.returncode == 0 and "valid" in text.stdout.splitlines()[-1]
+    assert "architecture keras vs pytorch: equivalent" in text.stdout
+    assert "re-evaluated t01 pytorch: claimed 234/360, measured 234/360 (±5) reproduced on cpu" in text.stdout
     markdown = run_cli("validate", str(DEMO), "--format", "markdown")
     assert markdown.stdout.startswith("### ✅ cwcontrib")
 
