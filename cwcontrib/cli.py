@@ -53,12 +53,15 @@ def _cuda_available() -> bool:
 
 
 def _write(text: str, output: str | None) -> None:
+    data = text.encode("utf-8", errors="backslashreplace")  # a report must always be writable
     if output is None:
-        sys.stdout.write(text)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
         return
     target = Path(output)
     tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_bytes(data)
     tmp.replace(target)
 
 

@@ -350,6 +350,11 @@ _define("CW414", "framework-unsafe-or-missing", E,
         "torch.load(weights_only=True) had remote-code-execution bugs up to torch 2.9 (CVE-2025-32434, "
         "CVE-2026-24747).",
         "Install cwcontrib[torch] / cwcontrib[tf] (torch >= 2.10) where the validator runs.")
+_define("CW415", "input-too-large", E,
+        "The declared input shape is larger than the validator builds reference models for.",
+        "Reference models are built with real weights at the declared shape; some (Keras VGG16's Flatten head) "
+        "grow with the input, so an unbounded shape could exhaust a runner's memory.",
+        "Check the declared input shape; for genuinely larger inputs ask maintainers to raise the limit.")
 
 # --- CW5xx: re-evaluation -----------------------------------------------------------------
 _define("CW500", "accuracy-not-reproduced", E,

@@ -263,10 +263,37 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _bounded_int(text: str) -> int:
+    # int() refuses more than 4300 digits with a ValueError; long numbers are findings, as in YAML.
+    if len(text) > _MAX_NUMBER_CHARS:
+        raise _NonFinite(f"a number of {len(text)} characters is too long")
+    return int(text)
+
+
+def _has_lone_surrogate(data: Any) -> bool:
+    """Whether a string or key holds a lone surrogate, which JSON's \\uD800 escapes can produce (YAML refuses
+    them): such text cannot be written as UTF-8, so no report could quote it."""
+    pending = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False
+
+
 def parse_json(text: str, file: str, limits: Limits) -> LoadedManifest:
     """JSON values come from the json module; lines, duplicates and limits from the event builder."""
     try:
-        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float,
+                          parse_int=_bounded_int)
     except _NonFinite as exc:
         return LoadedManifest(file=file, findings=[finding("CW108", str(exc), Location(file))])
     except json.JSONDecodeError as exc:
@@ -274,6 +301,9 @@ def parse_json(text: str, file: str, limits: Limits) -> LoadedManifest:
     except RecursionError:
         msg = "nesting too deep to parse"
         return LoadedManifest(file=file, findings=[finding("CW109", msg, Location(file))])
+    if _has_lone_surrogate(data):
+        msg = "a \\u escape names half of a UTF-16 surrogate pair, which is not a character"
+        return LoadedManifest(file=file, findings=[finding("CW103", msg, Location(file))])
     located = parse_yaml(text, file, limits)
     if any(f.code == "CW104" for f in located.findings):
         # Valid JSON that libyaml cannot tokenise (e.g. tabs): keep the values, lose the lines.

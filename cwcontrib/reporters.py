@@ -11,6 +11,11 @@ from cwcontrib.findings import Finding
 from cwcontrib.validate import Report
 
 
+def printable(text: str) -> str:
+    """Escape control characters (terminal escapes, newlines) a stranger's names or values may carry."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -40,9 +45,9 @@ def result_lines(report: Report) -> list[str]:
 def render_text(report: Report) -> str:
     lines = []
     for f in report.findings:
-        lines.append(f"{f.location.render()}: {f.severity.value} {f.code} [{f.name}] {f.message}")
+        lines.append(printable(f"{f.location.render()}: {f.severity.value} {f.code} [{f.name}] {f.message}"))
         if f.hint:
-            lines.append(f"    hint: {f.hint}")
+            lines.append(printable(f"    hint: {f.hint}"))
     stages = ", ".join(f"{stage} {status}" for stage, status in report.stages.items())
     lines += [*result_lines(report), f"stages: {stages}", _headline(report)]
     return "\n".join(lines) + "\n"
@@ -55,7 +60,7 @@ def render_json(report: Report) -> str:
 def markdown_cell(text: str) -> str:
     """Escape text for a Markdown table cell: no HTML, no table breaks, no formula-like lead."""
     text = html.escape(text, quote=False).replace("|", "\\|").replace("`", "\\`")
-    text = " ".join(text.split())
+    text = printable(" ".join(text.split()))
     if text[:1] in ("=", "+", "-", "@"):
         text = "\\" + text
     return text
@@ -79,7 +84,8 @@ def render_markdown(report: Report) -> str:
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return printable(text)
 
 
 def _escape_property(text: str) -> str:

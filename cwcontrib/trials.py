@@ -119,15 +119,19 @@ def inline_trials(model: Manifest, manifest: LoadedManifest) -> Iterator[tuple[R
         yield _resolve(model, trial, Where(manifest=manifest, pointer=f"/trials/{i}"), "CW110")
 
 
+def _column_path(column: str) -> list[str]:
+    """Where a dotted column goes in a Trial; framework columns go under `runs`."""
+    parts = column.split(".")
+    return parts if parts[0] in RESERVED_COLUMNS else ["runs", *parts]
+
+
 def _nest(row: dict[str, Any]) -> dict[str, Any]:
-    """Dotted columns to the shape of a Trial; framework columns go under `runs`."""
+    """Dotted columns to the shape of a Trial (columns never nest inside another: table_column_problems)."""
     nested: dict[str, Any] = {}
     for column, value in row.items():
         if value is None:
             continue
-        parts = column.split(".")
-        if parts[0] not in RESERVED_COLUMNS:
-            parts = ["runs", *parts]
+        parts = _column_path(column)
         node = nested
         for part in parts[:-1]:
             node = node.setdefault(part, {})
@@ -146,6 +150,13 @@ def table_column_problems(table: Table) -> list[Finding]:
                 hint="Name columns like id, hyperparameters.learning_rate, pytorch.test_accuracy, pytorch.weights."))
     if "id" not in table.columns:
         problems.append(finding("CW313", "the table has no `id` column", Location(table.file, 1)))
+    holders = {tuple(_column_path(column)): column for column in table.columns}
+    for column in table.columns:
+        path = tuple(_column_path(column))
+        holder = next((holders[path[:n]] for n in range(1, len(path)) if path[:n] in holders), None)
+        if holder is not None:
+            problems.append(finding("CW313", f"column {column!r} sets a field inside column {holder!r}, "
+                                             "which holds a value itself", Location(table.file, 1, column=column)))
     return problems
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,8 +101,33 @@ def _skipped(ctx: Context, stage: str) -> bool:
     return stage == "evaluation" and not ctx.options.reeval
 
 
+# Caches frameworks create on first use (torch's inductor cache appears in $TMPDIR when the fingerprint
+# traces a model): pointed into the run's private temporary directory, so nothing is left behind.
+_CACHE_VARIABLES = ("TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR")
+
+
+@contextmanager
+def private_caches() -> Iterator[None]:
+    with tempfile.TemporaryDirectory(prefix="cwcontrib-") as private:
+        saved = {name: os.environ.get(name) for name in _CACHE_VARIABLES}
+        os.environ.update({name: os.path.join(private, name.lower()) for name in _CACHE_VARIABLES})
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
 def validate(root: Path, limits: Limits = DEFAULT_LIMITS, progress: ProgressSink | None = None,
              options: Options | None = None) -> Report:
+    with private_caches():
+        return _validate(root, limits, progress, options)
+
+
+def _validate(root: Path, limits: Limits, progress: ProgressSink | None, options: Options | None) -> Report:
     ctx = Context(root=root, limits=limits, progress=progress or ProgressSink(), options=options or Options())
     findings: list[Finding] = []
     stages: dict[str, str] = {}

@@ -184,3 +184,10 @@ def test_mcnemar_exact_values() -> None:
 def test_old_torch_versions_are_refused() -> None:
     assert torch_version_ok("2.14.1+cu130") and torch_version_ok("2.10.0")
     assert not torch_version_ok("2.5.1") and not torch_version_ok("1.13.0")
+
+
+def test_oversized_input_shape_is_refused_before_building(submission: Submission) -> None:
+    submission.edit(lambda d: d["architecture"]["input_shape"].update(height=4096, width=4096))
+    report = validate(submission.root, options=STRUCTURE_ONLY)
+    assert "CW415" in codes(report)
+    assert "architectures" not in report.extra or not report.extra["architectures"]

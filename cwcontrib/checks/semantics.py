@@ -6,6 +6,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterator
+from fractions import Fraction
 from urllib.parse import urlsplit
 
 from cwcontrib.checks.base import Context, check, walk_strings
@@ -185,13 +186,13 @@ def _hyperparameter_field_tree() -> dict[str, object]:
 
 
 def nearest_k(accuracy: float, n: int) -> int:
-    return round(accuracy * n)
+    return round(Fraction(accuracy) * n)  # exact: a float product overflows when a manifest declares a huge N
 
 
 def chance_ceiling(num_classes: int, n: int) -> float:
     """Accuracies up to three binomial standard deviations above 1/classes are 'at chance'."""
     p = 1.0 / num_classes
-    return p + 3.0 * math.sqrt(p * (1 - p) / n)
+    return p + 3.0 * math.sqrt(p * (1 - p) * (1 / n))  # 1 / n, not x / n: a huge int N underflows, never overflows
 
 
 @check("semantics", "CW303", "CW304", "CW307")

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from cwcontrib.checks.base import Context, check
+from cwcontrib.checks.base import Context, check, shown
 from cwcontrib.codes import finding
 from cwcontrib.findings import Finding
 from cwcontrib.models import Manifest
@@ -59,12 +59,17 @@ def build_reference(model: Manifest, key: str) -> Reference:
     return Reference(key, framework, built, _expected_tensors(framework, built), fingerprint(built, shape, label=key))
 
 
-@check("weights", "CW411", "CW412", "CW413", "CW414")
+@check("weights", "CW411", "CW412", "CW413", "CW414", "CW415")
 def reference_architectures_match_the_declaration(ctx: Context) -> Iterator[Finding]:
     from cwcontrib.architectures import ArchitectureError, compare
 
     model = ctx.model
     if model is None or not ctx.trials:
+        return
+    shape = model.architecture.input_shape
+    if shape.height * shape.width > ctx.limits.reference_pixels:
+        yield finding("CW415", f"input {shape.height}x{shape.width} has {shape.height * shape.width:,} pixels, over "
+                               f"the limit of {ctx.limits.reference_pixels:,}", ctx.at("/architecture/input_shape"))
         return
     for key in sorted(model.frameworks):
         try:
@@ -101,8 +106,8 @@ def _compare(reference: Reference, tensors: dict[str, np.ndarray], run: Resolved
     missing = sorted(set(reference.expected) - set(present))
     unexpected = sorted(set(present) - set(reference.expected))
     if missing or unexpected:
-        parts = [f"missing {', '.join(missing[:5])}" if missing else "",
-                 f"unexpected {', '.join(unexpected[:5])}" if unexpected else ""]
+        parts = [f"missing {', '.join(missing[:5])}" if missing else "",  # reference names: trusted
+                 f"unexpected {', '.join(map(shown, unexpected[:5]))}" if unexpected else ""]
         yield finding("CW407", f"{run.run.weights}: " + "; ".join(p for p in parts if p)
                       + f" ({len(missing)} missing, {len(unexpected)} unexpected)", where)
     for name in sorted(set(present) & set(reference.expected)):

@@ -116,8 +116,10 @@ def read_pytorch(handle: BinaryIO, file_size: int, limits: WeightsLimits) -> dic
     try:
         archive = zipfile.ZipFile(io.BytesIO(raw))
         scan_pickle(_data_pickle(archive, limits), limits)
-    except zipfile.BadZipFile as exc:
-        raise WeightsError("CW402", f"the zip container is damaged: {exc}") from None
+    except WeightsError:
+        raise
+    except Exception as exc:  # zipfile raises BadZipFile, ValueError, UnicodeDecodeError, NotImplementedError…
+        raise WeightsError("CW402", f"the zip container is damaged: {type(exc).__name__}: {exc}") from None
     import torch
 
     if not torch_version_ok(torch.__version__):
