@@ -180,6 +180,16 @@ def _partial(model: type[BaseModel], name: str) -> type[BaseModel]:
 HyperparameterOverrides: Any = _partial(Hyperparameters, "HyperparameterOverrides")
 
 
+def hyperparameter_paths(model: type[BaseModel] = Hyperparameters, prefix: str = "") -> list[str]:
+    """Dotted paths of every hyperparameter leaf, e.g. learning_rate, optimizer.epsilon."""
+    paths = []
+    for name, info in model.model_fields.items():
+        nested = [a for a in getattr(info.annotation, "__args__", (info.annotation,))
+                  if isinstance(a, type) and issubclass(a, BaseModel)]
+        paths += hyperparameter_paths(nested[0], f"{prefix}{name}.") if nested else [f"{prefix}{name}"]
+    return paths
+
+
 class Range(Strict):
     low: float
     high: float

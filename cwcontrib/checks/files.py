@@ -25,7 +25,7 @@ def folder_holds_only_plain_files(ctx: Context) -> Iterator[Finding]:
     for rel, entry in sorted(ctx.tree.entries.items()):
         problem = name_problem(rel.rsplit("/", 1)[-1])
         if problem:
-            yield finding("CW214", f"the name {rel!r} is unsafe: {problem}", Location(ascii(rel)[1:-1]))
+            yield finding("CW214", f"the name {rel!r} is unsafe: {problem}", Location(shown(rel)))
         if entry.kind == "symlink":
             yield finding("CW201", "this is a symbolic link", Location(shown(rel)))
         elif entry.kind == "special":

@@ -13,7 +13,7 @@ from cwcontrib.checks.base import Context, check, walk_strings
 from cwcontrib.codes import finding
 from cwcontrib.datasets import dataset_info
 from cwcontrib.findings import Finding, Location
-from cwcontrib.models import Choice, Manifest, Range
+from cwcontrib.models import Choice, Manifest, Range, hyperparameter_paths
 from cwcontrib.secrets import is_secret_name, secret_in_value
 from cwcontrib.spdx import is_known_license
 from cwcontrib.tables import Table, TableError, read_table
@@ -155,7 +155,7 @@ def trials_lie_in_search_space(ctx: Context) -> Iterator[Finding]:
         if len(ctx.trials) > 1:
             yield finding("CW320", f"{len(ctx.trials)} trials but no `sweep` says how they were selected", ctx.at(""))
         return
-    known = set(flatten(_hyperparameter_field_tree()))
+    known = set(hyperparameter_paths())
     for name in sorted(sweep.search_space):
         if name not in known:
             yield finding("CW322", f"{name!r} is not a hyperparameter", ctx.at(f"/sweep/search_space/{name}"),
@@ -166,23 +166,6 @@ def trials_lie_in_search_space(ctx: Context) -> Iterator[Finding]:
             if name in values and not _in_space(values[name], dimension):
                 yield finding("CW301", f"trial {trial.id!r} has {name}={values[name]!r}, outside the search space",
                               trial.where.of("hyperparameters", *name.split(".")))
-
-
-def _hyperparameter_field_tree() -> dict[str, object]:
-    from pydantic import BaseModel
-
-    from cwcontrib.models import Hyperparameters
-
-    def tree(model: type[BaseModel]) -> dict[str, object]:
-        out: dict[str, object] = {}
-        for name, info in model.model_fields.items():
-            annotation = info.annotation
-            nested = [a for a in getattr(annotation, "__args__", (annotation,))
-                      if isinstance(a, type) and issubclass(a, BaseModel)]
-            out[name] = tree(nested[0]) if nested else None
-        return out
-
-    return tree(Hyperparameters)
 
 
 def nearest_k(accuracy: float, n: int) -> int:
