@@ -137,7 +137,12 @@ def _validate(root: Path, limits: Limits, progress: ProgressSink | None, options
             continue
         found = _run_stage(ctx, stage)
         findings.extend(found)
-        stages[stage] = "failed" if any(f.severity is Severity.ERROR for f in found) else "passed"
+        if any(f.severity is Severity.ERROR for f in found):
+            stages[stage] = "failed"
+        elif stage == "evaluation" and "evaluation" not in ctx.results and not found:
+            stages[stage] = "skipped"  # no run had weights that loaded, so nothing was evaluated
+        else:
+            stages[stage] = "passed"
     name = ctx.model.submission.id if ctx.model else root.resolve().name
     ordered = _cap_per_code(sorted_findings(findings), limits.findings_per_code)
     return Report(

@@ -191,3 +191,8 @@ def test_oversized_input_shape_is_refused_before_building(submission: Submission
     report = validate(submission.root, options=STRUCTURE_ONLY)
     assert "CW415" in codes(report)
     assert "architectures" not in report.extra or not report.extra["architectures"]
+
+
+def test_nothing_evaluated_means_evaluation_skipped(submission: Submission) -> None:
+    submission.edit(lambda d: d["architecture"].update(name="alexnet"))  # no reference, so no weights load
+    assert validate(submission.root, options=EVERYTHING).stages["evaluation"] == "skipped"
