@@ -10,12 +10,9 @@ its framework on first use.
 """
 
 from cwcontrib.architectures.fingerprint import (
-    Difference,
     Fingerprint,
     FingerprintError,
     KindStats,
-    PairVerdict,
-    compare,
     fingerprint,
 )
 from cwcontrib.architectures.layouts import (
@@ -39,6 +36,7 @@ from cwcontrib.architectures.registry import (
     names,
     spec,
 )
+from cwcontrib.architectures.verdict import Difference, PairVerdict, compare
 
 __all__ = [
     "DIGITS_CNN_KERAS_PATHS",
