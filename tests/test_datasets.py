@@ -106,7 +106,7 @@ def test_loaded_arrays_are_read_only() -> None:
 
 
 def test_digits_mismatch_raises_when_verifying(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ds, "DIGITS_TEST_SHA256", "0" * 64)
+    monkeypatch.setattr(ds.digits, "DIGITS_TEST_SHA256", "0" * 64)
     with pytest.raises(DatasetError, match="checksum mismatch"):
         load_test_split("sklearn-digits")
     assert "NOT verified" in load_test_split("sklearn-digits", verify=False).verification[0]
