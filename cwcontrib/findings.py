@@ -75,6 +75,12 @@ class Finding:
         }
 
 
+def printable(text: str) -> str:
+    """Text from a stranger's names or values, safe to show: control characters (newlines, terminal
+    escapes) and the lone surrogates of undecodable file names are escaped, everything else kept."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 def sorted_findings(findings: list[Finding]) -> list[Finding]:
     """One ordering shared by every reporter, so every output is deterministic."""
     return sorted(findings, key=Finding.sort_key)

@@ -7,13 +7,8 @@ import html
 import json
 from collections.abc import Callable
 
-from cwcontrib.findings import Finding
+from cwcontrib.findings import Finding, printable
 from cwcontrib.validate import Report
-
-
-def printable(text: str) -> str:
-    """Escape control characters (terminal escapes, newlines) a stranger's names or values may carry."""
-    return text if text.isprintable() else "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 def _plural(n: int, word: str) -> str:

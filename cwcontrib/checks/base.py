@@ -104,13 +104,6 @@ def check(stage: str, *codes: str) -> Callable[[CheckFunction], CheckFunction]:
     return register
 
 
-def shown(text: str) -> str:
-    """`text` from a stranger's folder or file, as a finding may show it: unchanged when printable, else
-    escaped like `ascii()`, so that newlines, control characters and the lone surrogates of undecodable
-    names can neither break a report's lines nor make it unwritable as UTF-8."""
-    return text if text.isprintable() else ascii(text)[1:-1]
-
-
 def checks_of(stage: str) -> list[Check]:
     return [c for c in CHECKS if c.stage == stage]
 

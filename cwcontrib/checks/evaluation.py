@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from cwcontrib.checks.base import Context, check
+from cwcontrib.checks.weights import IGNORED_PREFIXES
 from cwcontrib.codes import finding
 from cwcontrib.evaluate import (
     Evaluation,
@@ -55,7 +56,7 @@ def _predict(ctx: Context, key: str, path: str, fmt: str, x: np.ndarray, device:
     if reference.framework == "pytorch":
         load_torch_state(reference.model, tensors)
         return predict_torch(reference.model, x, device)
-    load_keras_weights(reference.model, {k: v for k, v in tensors.items() if not k.startswith("optimizer/")})
+    load_keras_weights(reference.model, {k: v for k, v in tensors.items() if not k.startswith(IGNORED_PREFIXES)})
     return predict_keras(reference.model, x)
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from cwcontrib.checks.base import Context, check, shown
+from cwcontrib.checks.base import Context, check
 from cwcontrib.codes import finding
-from cwcontrib.findings import Finding, Location
+from cwcontrib.findings import Finding, Location, printable
 from cwcontrib.hashing import sha256_confined
 from cwcontrib.manifest import MANIFEST_NAMES
 from cwcontrib.models import EXTENSIONS, Artifact
@@ -25,13 +25,13 @@ def folder_holds_only_plain_files(ctx: Context) -> Iterator[Finding]:
     for rel, entry in sorted(ctx.tree.entries.items()):
         problem = name_problem(rel.rsplit("/", 1)[-1])
         if problem:
-            yield finding("CW214", f"the name {rel!r} is unsafe: {problem}", Location(shown(rel)))
+            yield finding("CW214", f"the name {rel!r} is unsafe: {problem}", Location(printable(rel)))
         if entry.kind == "symlink":
-            yield finding("CW201", "this is a symbolic link", Location(shown(rel)))
+            yield finding("CW201", "this is a symbolic link", Location(printable(rel)))
         elif entry.kind == "special":
-            yield finding("CW202", "this is a FIFO, socket or device, not a regular file", Location(shown(rel)))
+            yield finding("CW202", "this is a FIFO, socket or device, not a regular file", Location(printable(rel)))
         elif entry.kind == "file" and entry.nlink > 1:
-            yield finding("CW212", f"this file has {entry.nlink} hard links", Location(shown(rel)))
+            yield finding("CW212", f"this file has {entry.nlink} hard links", Location(printable(rel)))
 
 
 @check("files", "CW200", "CW209", "CW211", "CW213")
@@ -130,4 +130,4 @@ def no_undeclared_files(ctx: Context) -> Iterator[Finding]:
     declared = {a.path for a in ctx.model.artifacts if a.path}
     for rel, _entry in sorted(ctx.tree.files.items()):
         if rel not in declared and rel not in MANIFEST_NAMES:
-            yield finding("CW204", f"{rel!r} is not declared in `artifacts`", Location(shown(rel)))
+            yield finding("CW204", f"{rel!r} is not declared in `artifacts`", Location(printable(rel)))

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from cwcontrib.checks.base import Context, check, shown
+from cwcontrib.checks.base import Context, check
 from cwcontrib.codes import finding
-from cwcontrib.findings import Finding
+from cwcontrib.findings import Finding, printable
 from cwcontrib.models import Manifest
 from cwcontrib.trials import ResolvedRun
 from cwcontrib.weights import FORMATS_FOR_FRAMEWORK, WeightsError, read_weights
@@ -96,10 +96,6 @@ def reference_architectures_match_the_declaration(ctx: Context) -> Iterator[Find
     ctx.results["pair_verdicts"] = verdicts
 
 
-def _format_of(model: Manifest, path: str) -> str | None:
-    return next((a.format.value for a in model.artifacts if a.path == path), None)
-
-
 def _compare(reference: Reference, tensors: dict[str, np.ndarray], run: ResolvedRun) -> Iterator[Finding]:
     where = run.at("weights")
     present = {k: v for k, v in tensors.items() if not k.startswith(IGNORED_PREFIXES)}
@@ -107,7 +103,7 @@ def _compare(reference: Reference, tensors: dict[str, np.ndarray], run: Resolved
     unexpected = sorted(set(present) - set(reference.expected))
     if missing or unexpected:
         parts = [f"missing {', '.join(missing[:5])}" if missing else "",  # reference names: trusted
-                 f"unexpected {', '.join(map(shown, unexpected[:5]))}" if unexpected else ""]
+                 f"unexpected {', '.join(map(printable, unexpected[:5]))}" if unexpected else ""]
         yield finding("CW407", f"{run.run.weights}: " + "; ".join(p for p in parts if p)
                       + f" ({len(missing)} missing, {len(unexpected)} unexpected)", where)
     for name in sorted(set(present) & set(reference.expected)):
@@ -130,6 +126,7 @@ def weights_load_strictly(ctx: Context) -> Iterator[Finding]:
     if model is None:
         return
     runs = [(t.id, r) for t in ctx.trials for r in t.runs.values() if r.run.weights and r.framework in ctx.references]
+    formats = {a.path: a.format.value for a in model.artifacts if a.path}  # one lookup per run, not a scan
     ctx.progress.start("checking weights", len(runs))
     try:
         for trial_id, run in runs:
@@ -139,7 +136,7 @@ def weights_load_strictly(ctx: Context) -> Iterator[Finding]:
             if path not in ctx.verified:
                 continue  # missing, unsafe or altered: stage 2 said so
             reference = ctx.references[run.framework]
-            fmt = _format_of(model, path) or ""
+            fmt = formats.get(path, "")
             allowed = FORMATS_FOR_FRAMEWORK.get(reference.framework, ())
             if fmt not in allowed:
                 yield finding("CW400", f"{path} is declared as {fmt or 'undeclared'}; {reference.framework} runs "
