@@ -25,7 +25,17 @@ from cwcontrib.safefs import UnsafeFile, read_confined
 
 MANIFEST_NAMES = ("submission.yaml", "submission.yml", "submission.json")
 
-_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Both parsers give the same findings (tests run the loader corpus through each): libyaml when PyYAML was
+# built with it, for speed, else PyYAML's pure-Python parser.
+YAML_LOADERS: dict[str, type[Any]] = {"python": yaml.SafeLoader}
+if hasattr(yaml, "CSafeLoader"):
+    YAML_LOADERS["libyaml"] = yaml.CSafeLoader
+_YamlLoader: type[Any] = YAML_LOADERS.get("libyaml", yaml.SafeLoader)
+
+# Problems a YAML parser reports when one of *its own* bounds is reached, not a syntax error: libyaml >= 0.2.6
+# (the libyaml in PyYAML 6.0.4's wheels) stops flow nesting at 1,000 levels while scanning ahead, before any
+# event of the nested part reaches the builder and its shallower limit.
+_PARSER_LIMIT_PROBLEMS = ("exceeded maximum nesting depth",)
 
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
 _BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
@@ -114,6 +124,7 @@ class _TreeBuilder:
         self.values = 0
         self.documents = 0
         self.stopped = False
+        self.parser_bound = False  # the parser refused the text at one of its own limits
 
     def add(self, code: str, message: str, line: int | None, pointer: str | None) -> None:
         self.out.findings.append(finding(code, message, Location(self.out.file, line, pointer)))
@@ -233,10 +244,11 @@ class _TreeBuilder:
             return None
 
 
-def parse_yaml(text: str, file: str, limits: Limits) -> LoadedManifest:
+def _build(text: str, file: str, limits: Limits, loader: type[Any]) -> _TreeBuilder:
+    """Feed the parser's events to the tree builder; a parser error becomes CW104 (or CW109, for a bound)."""
     builder = _TreeBuilder(file, limits)
     try:
-        for event in yaml.parse(text, Loader=_YamlLoader):
+        for event in yaml.parse(text, Loader=loader):
             builder.feed(event)
             if builder.stopped:
                 break
@@ -244,12 +256,26 @@ def parse_yaml(text: str, file: str, limits: Limits) -> LoadedManifest:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        builder.out.findings.append(finding("CW104", problem or "invalid YAML", Location(file, line)))
+        builder.parser_bound = any(limit in problem for limit in _PARSER_LIMIT_PROBLEMS)
+        code = "CW109" if builder.parser_bound else "CW104"
+        builder.out.findings.append(finding(code, problem or "invalid YAML", Location(file, line)))
         builder.out.data = None
     except yaml.YAMLError as exc:
         builder.out.findings.append(finding("CW104", str(exc).splitlines()[0], Location(file)))
         builder.out.data = None
-    return builder.out
+    return builder
+
+
+def parse_yaml(text: str, file: str, limits: Limits) -> LoadedManifest:
+    first = _build(text, file, limits, _YamlLoader)
+    if first.parser_bound and _YamlLoader is not yaml.SafeLoader:
+        # The parser's own bound stopped it before cwcontrib's could: the pure-Python parser, which has none and
+        # streams its events, finds where cwcontrib's limit is crossed, so the finding (line, pointer, message)
+        # is the same whichever parser this machine has.
+        exact = _build(text, file, limits, yaml.SafeLoader).out
+        if any(f.code == "CW109" for f in exact.findings):
+            return exact
+    return first.out
 
 
 def _reject_constant(name: str) -> Any:
@@ -299,6 +325,10 @@ def parse_json(text: str, file: str, limits: Limits) -> LoadedManifest:
     except json.JSONDecodeError as exc:
         return LoadedManifest(file=file, findings=[finding("CW104", exc.msg, Location(file, exc.lineno))])
     except RecursionError:
+        # JSON is YAML: the event parser finds where cwcontrib's own depth limit is crossed, with its line.
+        located = parse_yaml(text, file, limits)
+        if any(f.code == "CW109" for f in located.findings):
+            return located
         msg = "nesting too deep to parse"
         return LoadedManifest(file=file, findings=[finding("CW109", msg, Location(file))])
     if _has_lone_surrogate(data):

@@ -46,3 +46,22 @@ def test_every_manifest_code_has_a_corpus_case() -> None:
     from cwcontrib.codes import REGISTRY
 
     assert {c for c in REGISTRY if c.startswith("CW1") and c != "CW102"} <= covered  # CW102: tested by limit
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_manifest_corpus_gives_the_same_findings_with_either_yaml_parser(
+        case: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """libyaml and PyYAML's pure-Python parser: the same report, finding for finding (line included); only a
+    syntax error's wording (CW104) is each parser's own."""
+    from cwcontrib import manifest
+
+    reports = {}
+    for name, loader in sorted(manifest.YAML_LOADERS.items()):
+        monkeypatch.setattr(manifest, "_YamlLoader", loader)
+        code, report = run_cli_json(case, capsys)
+        for problem in report["findings"]:
+            if problem["code"] == "CW104":
+                problem["message"] = "(the parser's own wording)"
+        reports[name] = (code, report)
+    assert set(reports) == {"libyaml", "python"}
+    assert reports["libyaml"] == reports["python"]

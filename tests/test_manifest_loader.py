@@ -5,11 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
+from cwcontrib import manifest
 from cwcontrib.limits import Limits
 from cwcontrib.manifest import decode_text, load_manifest, parse_json, parse_yaml, resolve_plain_scalar
 
 LIMITS = Limits()
+
+
+@pytest.fixture(autouse=True, params=["libyaml", "python"])
+def yaml_loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs with libyaml and with the pure-Python parser: a machine without libyaml, or with
+    another libyaml, must give the same findings."""
+    if request.param not in manifest.YAML_LOADERS:
+        pytest.fail("PyYAML here was built without libyaml; the lock's PyYAML wheels include it")
+    monkeypatch.setattr(manifest, "_YamlLoader", manifest.YAML_LOADERS[request.param])
+    return str(request.param)
 
 
 def codes(loaded) -> list[str]:
@@ -72,9 +84,38 @@ def test_huge_integer_literal_is_a_finding_not_a_crash() -> None:
     assert codes(loaded) == ["CW108"]
 
 
-def test_deep_nesting_stops_at_the_limit() -> None:
-    loaded = parse_yaml("[" * 100_000 + "]" * 100_000, "m.yaml", LIMITS)
-    assert codes(loaded) == ["CW109"]
+DEEP = 100_000
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "pointer"),
+    [
+        ("[" * DEEP + "]" * DEEP, 1, "/0" * 32),
+        ("a: 1\nb:\n  c: " + "[" * DEEP + "]" * DEEP + "\n", 3, "/b/c" + "/0" * 30),
+        ("a: " + "{b: " * 2000 + "1" + "}" * 2000 + "\n", 1, "/a" + "/b" * 31),
+        ("x:\n" + "".join("  " * i + "- \n" for i in range(1, 40)), 33, "/x" + "/0" * 31),
+        ("top:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 40)) + "  " * 40 + "v\n", 33,
+         "/top" + "".join(f"/k{i}" for i in range(1, 32))),
+    ],
+    ids=["flow-lists", "flow-lists-under-block", "flow-maps", "block-lists", "block-maps"],
+)
+def test_deep_nesting_stops_at_the_limit(text: str, line: int, pointer: str) -> None:
+    """cwcontrib's depth limit (32) is reached first, whatever the parser's own limit (libyaml stops flow
+    nesting at 1,000 levels while scanning ahead): the same CW109, line and pointer from every parser."""
+    [problem] = parse_yaml(text, "m.yaml", LIMITS).findings
+    assert (problem.code, problem.location.line, problem.location.pointer) == ("CW109", line, pointer)
+    assert problem.message == "nesting deeper than 32 levels"
+
+
+def test_the_parsers_own_nesting_bound_is_cw109_with_its_line() -> None:
+    """With cwcontrib's limit set above libyaml's, libyaml's own refusal is still CW109 (not a syntax error)."""
+    loaded = parse_yaml("a: 1\nb: " + "[" * 1200 + "]" * 1200 + "\n", "m.yaml", Limits(manifest_depth=2_000))
+    if manifest._YamlLoader is yaml.SafeLoader:
+        assert loaded.findings == []  # the pure-Python parser has no bound of its own
+    else:
+        [problem] = loaded.findings
+        assert (problem.code, problem.location.line) == ("CW109", 2)
+        assert "nesting depth" in problem.message
 
 
 def test_value_count_is_bounded() -> None:
@@ -121,7 +162,8 @@ def test_json_non_finite(text: str) -> None:
 
 
 def test_json_deep_nesting() -> None:
-    assert codes(parse_json("[" * 100_000 + "]" * 100_000, "m.json", LIMITS)) == ["CW109"]
+    [problem] = parse_json('{"a": 1,\n "b": ' + "[" * DEEP + "]" * DEEP + "}", "m.json", LIMITS).findings
+    assert (problem.code, problem.location.line, problem.location.pointer) == ("CW109", 2, "/b" + "/0" * 31)
 
 
 def test_missing_and_ambiguous_manifest(tmp_path: Path) -> None:
