@@ -10,7 +10,7 @@ set -euo pipefail
 repo="$(cd "${1:-$(dirname "$0")/..}" && pwd)"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-rx() { awk -F'[: ]+' 'NR > 2 && $2 != "lo" { s += $3 } END { print s }' /proc/net/dev; }
+rx() { awk -F'[: ]+' 'NR > 2 && $2 != "lo" { s += $3 } END { printf "%.0f\n", s }' /proc/net/dev; }
 measure() {  # label, command...
   local label=$1 start bytes0 seconds gb
   shift
