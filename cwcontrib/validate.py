@@ -121,13 +121,27 @@ def private_caches() -> Iterator[None]:
                     os.environ[name] = value
 
 
+@dataclass
+class Validation:
+    """A report and the context its checks filled (the manifest as models, resolved trials, fingerprints): what
+    the indexer reads, so that the catalog never has a second reader of submissions."""
+
+    report: Report
+    context: Context
+
+
 def validate(root: Path, limits: Limits = DEFAULT_LIMITS, progress: ProgressSink | None = None,
              options: Options | None = None) -> Report:
+    return run_validation(root, limits, progress, options).report
+
+
+def run_validation(root: Path, limits: Limits = DEFAULT_LIMITS, progress: ProgressSink | None = None,
+                   options: Options | None = None) -> Validation:
     with private_caches():
         return _validate(root, limits, progress, options)
 
 
-def _validate(root: Path, limits: Limits, progress: ProgressSink | None, options: Options | None) -> Report:
+def _validate(root: Path, limits: Limits, progress: ProgressSink | None, options: Options | None) -> Validation:
     ctx = Context(root=root, limits=limits, progress=progress or ProgressSink(), options=options or Options())
     findings: list[Finding] = []
     stages: dict[str, str] = {}
@@ -145,7 +159,7 @@ def _validate(root: Path, limits: Limits, progress: ProgressSink | None, options
             stages[stage] = "passed"
     name = ctx.model.submission.id if ctx.model else root.resolve().name
     ordered = _cap_per_code(sorted_findings(findings), limits.findings_per_code)
-    return Report(
+    report = Report(
         submission=name,
         findings=ordered,
         stages=stages,
@@ -153,3 +167,4 @@ def _validate(root: Path, limits: Limits, progress: ProgressSink | None, options
         runs=sum(len(t.runs) for t in ctx.trials),
         extra=dict(sorted(ctx.results.items())),
     )
+    return Validation(report=report, context=ctx)
