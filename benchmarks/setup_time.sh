@@ -3,27 +3,24 @@
 # two ways without uv, measured in the same run on the same machine. Prints a Markdown table; asserts nothing.
 #
 #   benchmarks/setup_time.sh [REPO]      # REPO defaults to this checkout; its committed HEAD is cloned
-#
-# "downloaded" is what the machine's network interfaces received during the step (/proc/net/dev), so it also
-# shows when an installer took files from a local mirror instead (pip here reads the machine's pip.conf).
+# pip reads the machine's pip.conf (here: local mirrors of the framework wheels); uv only PyPI. What the lock
+# downloads is printed by benchmarks/lock_download_size.py.
 set -euo pipefail
 repo="$(cd "${1:-$(dirname "$0")/..}" && pwd)"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-rx() { awk -F'[: ]+' 'NR > 2 && $2 != "lo" { s += $3 } END { printf "%.0f\n", s }' /proc/net/dev; }
 measure() {  # label, command...
-  local label=$1 start bytes0 seconds gb
+  local label=$1 start seconds
   shift
-  bytes0=$(rx); start=$(date +%s.%N)
+  start=$(date +%s.%N)
   "$@" >"$work/log" 2>&1 || { echo "$label failed:" >&2; tail -20 "$work/log" >&2; exit 1; }
   seconds=$(echo "$(date +%s.%N) - $start" | bc)
-  gb=$(echo "scale=2; ($(rx) - bytes0) / 1000000000" | bc)
-  printf '| %s | %.0f s | %s GB |\n' "$label" "$seconds" "$gb"
+  printf '| %s | %.0f s |\n' "$label" "$seconds"
 }
 fresh() { rm -rf "$work/clone" "$work/cache"; git clone -q "$repo" "$work/clone"; mkdir -p "$work/cache"; }
 
-echo "| set-up on a fresh clone, cold caches | wall time | downloaded |"
-echo "| --- | --- | --- |"
+echo "| set-up on a fresh clone, cold caches | wall time |"
+echo "| --- | --- |"
 fresh
 measure "scripts/bootstrap (uv pip sync of requirements/lock.txt, uv installed first)" \
   env UV_CACHE_DIR="$work/cache" "$work/clone/scripts/bootstrap"
