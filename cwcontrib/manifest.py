@@ -315,11 +315,84 @@ def _has_lone_surrogate(data: Any) -> bool:
     return False
 
 
+class _FirstValueWins:
+    """`object_pairs_hook` for json.loads: keeps the first value of a repeated key, as the YAML builder does (the
+    json module alone keeps the last), and remembers each repeat, so duplicates are found whatever YAML can read."""
+
+    def __init__(self) -> None:
+        self.repeats: list[tuple[dict[str, Any], str]] = []  # the mapping is kept alive: its id() stays unique
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        mapping: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in mapping:
+                self.repeats.append((mapping, key))
+            else:
+                mapping[key] = value
+        return mapping
+
+
+@dataclass
+class _Repeats:
+    """A mapping's repeated keys, in the walk's stack after the mapping's values."""
+
+    keys: list[str]
+
+
+def _duplicate_message(key: str) -> str:
+    return f"key {key!r} appears more than once in this mapping (the first is kept)"
+
+
+def _walk_json(data: Any, repeats: list[tuple[dict[str, Any], str]], file: str, limits: Limits,
+               duplicate_lines: dict[str, int], enforce_limits: bool) -> list[Finding]:
+    """CW105 for every repeated key, with its JSON pointer (and its line, from `duplicate_lines`), in document
+    order; CW109 when `enforce_limits` (the event parser could not read the text, so its bounds were not
+    applied), counting depth and values as the event builder does."""
+    repeated_in: dict[int, list[str]] = {}
+    for mapping, key in repeats:
+        repeated_in.setdefault(id(mapping), []).append(key)
+    findings: list[Finding] = []
+    values = 0
+    pending: list[tuple[str, Any, int]] = [("", data, 0)]
+    while pending:
+        pointer, value, depth = pending.pop()
+        if isinstance(value, _Repeats):
+            for key in value.keys:
+                where = join_pointer(pointer, key)
+                findings.append(finding("CW105", _duplicate_message(key), Location(file, duplicate_lines.get(where),
+                                                                                   where)))
+            continue
+        values += 1
+        if enforce_limits and values > limits.manifest_values:
+            findings.append(finding("CW109", f"more than {limits.manifest_values} values", Location(file)))
+            break
+        if not isinstance(value, (dict, list)):
+            continue
+        if enforce_limits and depth >= limits.manifest_depth:
+            msg = f"nesting deeper than {limits.manifest_depth} levels"
+            findings.append(finding("CW109", msg, Location(file, pointer=pointer)))
+            break
+        if isinstance(value, dict):
+            values += len(value)  # keys count as values, as in the event builder
+            if id(value) in repeated_in:  # reported after the mapping's values: the repeats come last in the text
+                pending.append((pointer, _Repeats(repeated_in.pop(id(value))), depth))
+            children = [(join_pointer(pointer, k), v, depth + 1) for k, v in value.items()]
+        else:
+            children = [(join_pointer(pointer, i), v, depth + 1) for i, v in enumerate(value)]
+        pending.extend(reversed(children))  # depth first, in document order
+    for keys in repeated_in.values():  # repeats inside a repeated key's discarded value
+        findings.extend(finding("CW105", _duplicate_message(key), Location(file)) for key in keys)
+    return findings
+
+
 def parse_json(text: str, file: str, limits: Limits) -> LoadedManifest:
-    """JSON values come from the json module; lines, duplicates and limits from the event builder."""
+    """JSON values and duplicate keys come from the json module; lines and limits from the YAML event builder,
+    which reads most JSON (not all: libyaml refuses a \\ud83d\\ude00 escape pair or a key over 1,024 characters,
+    the pure-Python parser refuses tabs); where it cannot, the limits are applied to the json module's tree."""
+    first_value_wins = _FirstValueWins()
     try:
-        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float,
-                          parse_int=_bounded_int)
+        data = json.loads(text, object_pairs_hook=first_value_wins, parse_constant=_reject_constant,
+                          parse_float=_finite_float, parse_int=_bounded_int)
     except _NonFinite as exc:
         return LoadedManifest(file=file, findings=[finding("CW108", str(exc), Location(file))])
     except json.JSONDecodeError as exc:
@@ -335,12 +408,13 @@ def parse_json(text: str, file: str, limits: Limits) -> LoadedManifest:
         msg = "a \\u escape names half of a UTF-16 surrogate pair, which is not a character"
         return LoadedManifest(file=file, findings=[finding("CW103", msg, Location(file))])
     located = parse_yaml(text, file, limits)
-    if any(f.code == "CW104" for f in located.findings):
-        # Valid JSON that libyaml cannot tokenise (e.g. tabs): keep the values, lose the lines.
-        return LoadedManifest(file=file, data=data)
-    if not located.findings:
-        located.data = data
-    return located
+    readable = not any(f.code == "CW104" for f in located.findings)
+    lines = {f.location.pointer: f.location.line for f in located.findings
+             if f.code == "CW105" and f.location.pointer is not None and f.location.line is not None}
+    found = _walk_json(data, first_value_wins.repeats, file, limits, lines, enforce_limits=not readable)
+    if readable:  # the event builder's own findings, but its duplicates: the json module's are authoritative
+        found += [f for f in located.findings if f.code != "CW105"]
+    return LoadedManifest(file=file, data=data, lines=located.lines if readable else {}, findings=found)
 
 
 def decode_text(raw: bytes, file: str) -> tuple[str | None, list[Finding]]:

@@ -156,6 +156,51 @@ def test_json_duplicates_and_lines() -> None:
     assert (problem.code, problem.location.line) == ("CW105", 3)
 
 
+LONG_KEY = "k" * 1100
+JSON_SOME_YAML_PARSER_CANNOT_READ = {
+    # libyaml refuses an escaped surrogate pair (the json module joins it into one character)
+    "surrogate-pair-escape": '{\n  "a": "\\ud83d\\ude00",\n  "a": 2\n}\n',
+    # libyaml and the pure-Python parser refuse a flow-mapping key over 1,024 characters
+    "long-key": f'{{\n  "{LONG_KEY}": 1,\n  "{LONG_KEY}": 2\n}}\n',
+    # the pure-Python parser refuses tabs as indentation
+    "tabs": '{\n\t"a": 1,\n\t"a": 2\n}\n',
+}
+
+
+@pytest.mark.parametrize("text", JSON_SOME_YAML_PARSER_CANNOT_READ.values(), ids=JSON_SOME_YAML_PARSER_CANNOT_READ)
+def test_json_duplicate_key_is_found_whatever_the_yaml_parser_reads(text: str) -> None:
+    """The json module finds the duplicate itself and keeps the first value, as YAML does; the line comes from
+    the event parser where it can read the text."""
+    readable = "CW104" not in codes(parse_yaml(text, "m.json", LIMITS))
+    loaded = parse_json(text, "m.json", LIMITS)
+    [problem] = loaded.findings
+    key = next(iter(loaded.data))
+    assert (problem.code, problem.location.pointer) == ("CW105", "/" + key)
+    assert repr(key) in problem.message
+    assert problem.location.line == (3 if readable else None)
+    assert loaded.data[key] != 2  # the first value is kept
+    assert not loaded.usable
+
+
+def test_json_nested_duplicates_are_all_found_in_document_order() -> None:
+    text = '{"a": {"x": 1, "x": 2},\t"b": [{"y": 1, "y": 2}], "a": 3}'
+    loaded = parse_json(text, "m.json", LIMITS)
+    assert [(f.code, f.location.pointer) for f in loaded.findings] == [
+        ("CW105", "/a/x"), ("CW105", "/b/0/y"), ("CW105", "/a")]
+    assert loaded.data == {"a": {"x": 1}, "b": [{"y": 1}]}
+
+
+@pytest.mark.parametrize(
+    ("text", "limits", "pointer"),
+    [('{"a":\t[1, 2, 3, 4, 5, 6]}', Limits(manifest_values=5), None),
+     ('{"a":\t' + "[" * 40 + "]" * 40 + "}", LIMITS, "/a" + "/0" * 31)],
+    ids=["values", "depth"],
+)
+def test_json_limits_hold_when_the_yaml_parser_cannot_read_it(text: str, limits: Limits, pointer: str | None) -> None:
+    [problem] = parse_json(text, "m.json", limits).findings
+    assert (problem.code, problem.location.pointer) == ("CW109", pointer)
+
+
 @pytest.mark.parametrize("text", ['{"a": NaN}', '{"a": Infinity}', '{"a": 1e999}'])
 def test_json_non_finite(text: str) -> None:
     assert codes(parse_json(text, "m.json", LIMITS)) == ["CW108"]
