@@ -3,8 +3,8 @@ GitHub workflow annotations. Reporters only render; the order of findings is the
 
 from __future__ import annotations
 
-import html
 import json
+import re
 from collections.abc import Callable
 
 from cwcontrib.findings import Finding, printable
@@ -15,11 +15,15 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _headline(report: Report) -> str:
+def _counts(report: Report) -> str:
     verdict = "valid" if report.ok else "INVALID"
-    return (f"{report.submission}: {verdict} — {_plural(len(report.errors), 'error')}, "
-            f"{_plural(len(report.warnings), 'warning')} "
+    return (f"{verdict} — {_plural(len(report.errors), 'error')}, {_plural(len(report.warnings), 'warning')} "
             f"({_plural(report.trials, 'trial')}, {_plural(report.runs, 'run')})")
+
+
+def _headline(report: Report) -> str:
+    # The submission name is the folder's name when the manifest is unreadable: a stranger's text.
+    return f"{printable(report.submission)}: {_counts(report)}"
 
 
 def result_lines(report: Report) -> list[str]:
@@ -44,7 +48,7 @@ def render_text(report: Report) -> str:
         if f.hint:
             lines.append(printable(f"    hint: {f.hint}"))
     stages = ", ".join(f"{stage} {status}" for stage, status in report.stages.items())
-    lines += [*result_lines(report), f"stages: {stages}", _headline(report)]
+    lines += [*map(printable, result_lines(report)), f"stages: {stages}", _headline(report)]
     return "\n".join(lines) + "\n"
 
 
@@ -52,18 +56,27 @@ def render_json(report: Report) -> str:
     return json.dumps(report.as_dict(), indent=2, sort_keys=True, ensure_ascii=True) + "\n"
 
 
+# Every ASCII punctuation character may be backslash-escaped in CommonMark, and escaped it is literal text:
+# no emphasis, link, image, code span, HTML tag, entity, heading, list item or table-cell break.
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+# What GitHub turns into a ping or a link in plain text after Markdown is parsed, so escaping cannot stop it:
+# @mentions and e-mail addresses, #123 references, scheme:// and www. autolinks. A zero-width joiner
+# after the trigger breaks the match and renders as nothing.
+_GITHUB_TRIGGERS = re.compile(r"(@|#|:(?=//)|(?i:www)(?=\.))")
+ZERO_WIDTH_JOINER = "\u200d"
+
+
 def markdown_cell(text: str) -> str:
-    """Escape text for a Markdown table cell: no HTML, no table breaks, no formula-like lead."""
-    text = html.escape(text, quote=False).replace("|", "\\|").replace("`", "\\`")
-    text = printable(" ".join(text.split()))
-    if text[:1] in ("=", "+", "-", "@"):
-        text = "\\" + text
-    return text
+    """A stranger's text (file names, values, messages quoting them) as inert Markdown on one line: it renders
+    as the same characters, and can never ping, link, embed, inject HTML or break the table it sits in."""
+    text = printable(" ".join(text.split()))  # no newline may end the table row early
+    text = _GITHUB_TRIGGERS.sub(lambda m: m.group(0) + ZERO_WIDTH_JOINER, text)
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
 
 
 def render_markdown(report: Report) -> str:
     icon = "✅" if report.ok else "❌"
-    lines = [f"### {icon} cwcontrib: {markdown_cell(_headline(report))}", ""]
+    lines = [f"### {icon} cwcontrib: {markdown_cell(report.submission)}: {_counts(report)}", ""]
     lines += ["| stage | status |", "| --- | --- |"]
     lines += [f"| {stage} | {status} |" for stage, status in report.stages.items()]
     if report.findings:
@@ -101,7 +114,8 @@ def github_annotation(f: Finding, path_prefix: str) -> str:
 
 def render_github(report: Report, path_prefix: str = "") -> str:
     lines = [github_annotation(f, path_prefix) for f in report.findings]
-    lines.append(_headline(report))
+    # Not a workflow command: the line starts with our own words, and `_headline` escapes newlines.
+    lines.append(f"cwcontrib: {_headline(report)}")
     return "\n".join(lines) + "\n"
 
 
