@@ -74,7 +74,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"cwcontrib: {args.path} is not a folder", file=sys.stderr)
         return EXIT_USAGE
     options = Options(reeval=not args.no_reeval, sample=args.sample, all_trials=args.all, device=args.device,
-                      data_dir=Path(args.data_dir) if args.data_dir else None)
+                      data_dir=Path(args.data_dir) if args.data_dir else None, seed=args.seed)
     report = validate(root, progress=_progress_sink(args.quiet), options=options)
     if args.format == "github":
         prefix = args.path.rstrip("/") + "/"
@@ -134,6 +134,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> str:
+    from cwcontrib.checks.evaluation import parse_seed
+
+    try:
+        return parse_seed(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def cmd_architectures(args: argparse.Namespace) -> int:
     from cwcontrib.architectures import modifications_for, names, spec
 
@@ -168,7 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     reeval = validate.add_argument_group("re-evaluation (stage 5)")
     reeval.add_argument("--sample", type=_positive_int, default=Options.sample, metavar="K",
-                        help="re-evaluate K trials, chosen from the submission's digest (default %(default)s)")
+                        help="re-evaluate K trials, drawn with the seed (default %(default)s)")
+    reeval.add_argument("--seed", type=_seed, metavar="HEX",
+                        help="seed of the sample, fixed after the submission (e.g. base head + PR head sha), mixed "
+                             "with the submission's digest (default: $CWCONTRIB_SEED, else random)")
     reeval.add_argument("--all", action="store_true", help="re-evaluate every trial")
     reeval.add_argument("--no-reeval", action="store_true", help="skip re-evaluation")
     reeval.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",

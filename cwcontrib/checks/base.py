@@ -39,10 +39,11 @@ class Options:
     """How far validation goes: re-evaluation is sampled unless `all_trials`, and can be switched off."""
 
     reeval: bool = True
-    sample: int = 2  # trials re-evaluated (every run of each), chosen from the submission's digest
+    sample: int = 2  # trials re-evaluated (every run of each), drawn with `seed` mixed with the content digest
     all_trials: bool = False
     device: str = "auto"  # "cpu", "cuda" or "auto"
     data_dir: Path | None = None
+    seed: str | None = None  # hex, fixed after submission by the runner; else $CWCONTRIB_SEED, else os.urandom
 
 
 @dataclass

@@ -1,22 +1,27 @@
-"""Stage 5: a deterministic sample of trials is re-evaluated and compared with the claims.
+"""Stage 5: a sample of trials is re-evaluated and compared with the claims.
 
-The sample is seeded from the submission's content digest, so the same submission always gets the
-same sample, and a contributor cannot pick which runs are checked without changing the content.
-When both runs of a trial are evaluated, the pair's per-example disagreement and McNemar's test
-between the frameworks are reported too.
+The sample is drawn with a seed that is fixed only after the submission is (the runner passes `--seed`, e.g.
+the base branch's head and the approved commit), mixed with the submission's content digest. Seeded from the
+content alone, a contributor could run the same sampler locally and edit a description until the sample
+avoided an inflated claim. Without a seed the sample is drawn at random, and the report says so; the seed and
+its source are recorded so a sample can be repeated. When both runs of a trial are evaluated, the pair's
+per-example disagreement and McNemar's test between the frameworks are reported too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from cwcontrib.checks.base import Context, check
+from cwcontrib.checks.base import Context, Options, check
 from cwcontrib.checks.weights import IGNORED_PREFIXES
 from cwcontrib.codes import finding
 from cwcontrib.evaluate import (
@@ -42,11 +47,54 @@ def content_digest(ctx: Context) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+SEED_ENV_VAR = "CWCONTRIB_SEED"
+_SEED = re.compile(r"[0-9a-f]{1,256}")
+_RANDOM_NOTE = ("neither --seed nor $CWCONTRIB_SEED was given: drawn from os.urandom, so nobody could predict this "
+                "sample; pass --seed with this value to repeat it")
+
+
+def parse_seed(text: str) -> str:
+    """A seed is 1 to 256 hex digits (two commit shas fit), compared in lower case."""
+    seed = text.strip().lower()
+    if not _SEED.fullmatch(seed):
+        raise ValueError(f"a seed is 1 to 256 hexadecimal digits (e.g. two commit shas), not {text[:80]!r}")
+    return seed
+
+
+@dataclass(frozen=True)
+class Seed:
+    value: str
+    source: str  # "--seed", "$CWCONTRIB_SEED" or "random"
+
+    def mixed_with(self, content: str) -> str:
+        """The digest the sample is drawn from: the seed, fixed after submission, and the content."""
+        return hashlib.sha256(f"{self.value}:{content}".encode()).hexdigest()
+
+    def as_dict(self, content: str) -> dict[str, str]:
+        entry = {"value": self.value, "source": self.source, "sample_digest": self.mixed_with(content)}
+        if self.source == "random":
+            entry["note"] = _RANDOM_NOTE
+        return entry
+
+
+def resolve_seed(options: Options) -> Seed:
+    if options.seed is not None:
+        return Seed(parse_seed(options.seed), "--seed")
+    from_env = os.environ.get(SEED_ENV_VAR, "")
+    if from_env:
+        try:
+            return Seed(parse_seed(from_env), f"${SEED_ENV_VAR}")
+        except ValueError as exc:
+            raise ValueError(f"${SEED_ENV_VAR}: {exc}") from None
+    return Seed(os.urandom(16).hex(), "random")
+
+
 def sample_trials(trials: list[ResolvedTrial], k: int, digest: str) -> list[ResolvedTrial]:
+    """k trials drawn with a PRNG seeded from `digest` (the seed mixed with the content digest)."""
     ordered = sorted(trials, key=lambda t: t.id)
     if k >= len(ordered):
         return ordered
-    chosen = random.Random(int(digest[:16], 16)).sample(ordered, k)
+    chosen = random.Random(int(digest, 16)).sample(ordered, k)
     return sorted(chosen, key=lambda t: t.id)
 
 
@@ -86,8 +134,9 @@ def claims_reproduce(ctx: Context) -> Iterator[Finding]:
     if model is None or not ctx.options.reeval or not ctx.weights_ok:
         return
     digest = content_digest(ctx)
+    seed = resolve_seed(ctx.options)
     pool = [t for t in ctx.trials if any((t.id, k) in ctx.weights_ok for k in t.runs)]
-    chosen = pool if ctx.options.all_trials else sample_trials(pool, ctx.options.sample, digest)
+    chosen = pool if ctx.options.all_trials else sample_trials(pool, ctx.options.sample, seed.mixed_with(digest))
     dataset = model.dataset
     try:
         split = load_test_split(dataset.name, ctx.options.data_dir)
@@ -136,6 +185,7 @@ def claims_reproduce(ctx: Context) -> Iterator[Finding]:
         ctx.progress.finish()
     ctx.results["evaluation"] = {
         "content_digest": digest,
+        "seed": seed.as_dict(digest),
         "dataset": {"name": split.name, "sha256": split.sha256, "n": n},
         "sample": {"trials": [t.id for t in chosen], "of": len(pool), "all": ctx.options.all_trials},
         "tolerance": {"examples": allowed, "rule": "Poisson(max(1, N*1e-3)) 99.9% quantile; docs/reevaluation.md"},
