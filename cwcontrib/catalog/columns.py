@@ -1,0 +1,193 @@
+"""The catalog's tables, column by column: one definition that the Parquet writer, `load_catalog()`'s
+dtypes, docs/catalog.md and croissant.json are all generated from, so they cannot disagree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+# The data types a column may have: the Arrow type written to Parquet, and its Croissant dataType.
+TYPES: dict[str, tuple[pa.DataType, str]] = {
+    "string": (pa.string(), "sc:Text"),
+    "int": (pa.int64(), "sc:Integer"),
+    "float": (pa.float64(), "sc:Float"),
+    "bool": (pa.bool_(), "sc:Boolean"),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # a key of TYPES
+    description: str
+    nullable: bool = False
+
+    @property
+    def arrow(self) -> pa.Field:
+        return pa.field(self.name, TYPES[self.type][0], nullable=self.nullable)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    key: str  # the column that identifies a row
+    description: str
+    columns: tuple[Column, ...]
+
+    @property
+    def file(self) -> str:
+        return f"{self.name}.parquet"
+
+    @property
+    def schema(self) -> pa.Schema:
+        return pa.schema([c.arrow for c in self.columns], metadata={"cwcontrib.table": self.name})
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+def _c(name: str, kind: str, description: str, nullable: bool = False) -> Column:
+    return Column(name, kind, description, nullable)
+
+
+STATUS_DOC = ("`reevaluated` (a verification record from trusted code measured this run's weights), "
+              "`sampled-not-yet-evaluated` (weights present and drawn by the audit sample, no record yet), "
+              "`self-reported` (weights present, never re-evaluated) or `results-only` (no weights in the dataset)")
+
+SUBMISSIONS = TableSpec("submissions", "submission_id", "One row per accepted submission (one study).", (
+    _c("submission_id", "string", "The submission's id: its folder name under `submissions/`."),
+    _c("title", "string", "The submission's title."),
+    _c("license", "string", "SPDX license expression of the submission's data and weights."),
+    _c("contributors", "string", "Contributor names, `; `-separated, in manifest order."),
+    _c("references", "string", "DOIs (`doi:…`) and URLs of the references, `; `-separated.", nullable=True),
+    _c("schema_version", "string", "The submission schema version its manifest declares."),
+    _c("content_digest", "string", "sha256 of the manifest as data and every declared file's sha256: the "
+                                   "submission's version."),
+    _c("architecture", "string", "Registry name of the architecture, e.g. `vgg16`."),
+    _c("num_classes", "int", "Number of classes the models predict."),
+    _c("dataset", "string", "Registry name of the dataset, e.g. `cifar10`."),
+    _c("dataset_version", "string", "The dataset version the submission declares."),
+    _c("test_size", "int", "N: the number of test examples every accuracy of this submission counts over."),
+    _c("frameworks", "string", "The framework keys of its runs, `; `-separated and sorted."),
+    _c("sweep_method", "string", "How the trials' hyperparameters were chosen (grid, random, …).", nullable=True),
+    _c("sweep_objective", "string", "What the search optimised, as declared: divergence statistics of a search "
+                                    "for disagreement describe that search, not the space.", nullable=True),
+    _c("trials", "int", "Number of trials (hyperparameter sets)."),
+    _c("runs", "int", "Number of runs (a trial in one framework setup)."),
+    _c("pairs", "int", "Number of pairs (two runs of one trial)."),
+    _c("runs_with_weights", "int", "Runs whose weights are in the dataset (a file or a URI)."),
+    _c("runs_sampled", "int", "Runs with weights drawn by the catalog's audit sample."),
+    _c("runs_reevaluated", "int", "Runs with a verification record."),
+    _c("audit_sampling_rate", "float", "runs_sampled / runs_with_weights: the share of runs the audit plans to "
+                                       "re-evaluate (null without weights).", nullable=True),
+))
+
+TRIALS = TableSpec("trials", "trial_key", "One row per trial: a hyperparameter set shared by its runs.", (
+    _c("trial_key", "string", "`<submission>/<trial>`: unique in the catalog."),
+    _c("submission_id", "string", "The submission it belongs to."),
+    _c("trial_id", "string", "The trial's id inside its submission."),
+    _c("optimizer", "string", "Optimizer name, e.g. `adam`."),
+    _c("learning_rate", "float", "Learning rate."),
+    _c("batch_size", "int", "Batch size."),
+    _c("epochs", "int", "Planned number of epochs."),
+    _c("optimizer_epsilon", "float", "The optimizer's epsilon (Adam's ε), when set.", nullable=True),
+    _c("loss", "string", "Loss function name."),
+    _c("seed", "int", "Random seed, when declared.", nullable=True),
+    _c("hyperparameters", "string", "Every hyperparameter of the trial as canonical JSON (dotted names, sorted "
+                                    "keys), including those without a column of their own."),
+    _c("runs", "int", "Number of runs of this trial."),
+))
+
+RUNS = TableSpec("runs", "run_id", "One row per run: one trial trained in one framework setup.", (
+    _c("run_id", "string", "`<submission>/<trial>/<framework key>`: unique in the catalog."),
+    _c("submission_id", "string", "The submission it belongs to."),
+    _c("trial_id", "string", "The trial it belongs to."),
+    _c("framework_key", "string", "The key of its framework setup in the manifest, e.g. `pytorch`."),
+    _c("framework", "string", "Framework name, e.g. `pytorch` or `tensorflow`."),
+    _c("framework_version", "string", "Framework version it was trained with."),
+    _c("keras_version", "string", "Keras version (TensorFlow runs).", nullable=True),
+    _c("python_version", "string", "Python version it was trained with.", nullable=True),
+    _c("cuda_version", "string", "CUDA version, or null for CPU-only training.", nullable=True),
+    _c("cudnn_version", "string", "cuDNN version, or null for CPU-only training.", nullable=True),
+    _c("accelerator", "string", "Accelerator model it was trained on, or `cpu`."),
+    _c("accelerator_count", "int", "Number of accelerators."),
+    _c("driver", "string", "Accelerator driver version.", nullable=True),
+    _c("cpu", "string", "CPU model.", nullable=True),
+    _c("test_correct", "int", "k: correctly classified test examples, as claimed by the contributor."),
+    _c("test_size", "int", "N: test examples counted."),
+    _c("test_accuracy", "float", "k/N as claimed by the contributor (self-reported)."),
+    _c("test_loss", "float", "Test loss as claimed.", nullable=True),
+    _c("wall_time_s", "float", "Training wall time in seconds, as claimed.", nullable=True),
+    _c("at_chance", "bool", "Whether the claimed accuracy is within three binomial standard deviations of "
+                            "1/num_classes: a run that did not learn."),
+    _c("weights_path", "string", "Path of its weights file inside the submission folder.", nullable=True),
+    _c("weights_uri", "string", "HTTPS URI of its weights file, when hosted elsewhere.", nullable=True),
+    _c("weights_format", "string", "Weights file format (`safetensors`, `pytorch-zip`, `keras-h5`).", nullable=True),
+    _c("weights_size", "int", "Weights file size in bytes.", nullable=True),
+    _c("weights_sha256", "string", "sha256 of the weights file: what verification records and `load_model()` key "
+                                   "on.", nullable=True),
+    _c("parameters", "int", "Parameters of the trusted reference model its weights loaded into (fingerprint).",
+       nullable=True),
+    _c("flops", "int", "Forward FLOPs of one example through the reference model (fingerprint).", nullable=True),
+    _c("status", "string", f"How far the run is verified: {STATUS_DOC}."),
+    _c("measured_correct", "int", "k measured by the re-evaluation harness (`reevaluated` only).", nullable=True),
+    _c("measured_accuracy", "float", "k/N measured by the re-evaluation harness.", nullable=True),
+    _c("tolerance", "int", "Examples the measurement may differ from the claim and still reproduce it.",
+       nullable=True),
+    _c("reproduced", "bool", "Whether the measurement reproduced the claim within the tolerance.", nullable=True),
+    _c("verified_device", "string", "Device the re-evaluation ran on (`cpu`, `cuda`, …).", nullable=True),
+    _c("verified_harness", "string", "Name and version of the harness that measured it.", nullable=True),
+    _c("verified_harness_sha256", "string", "sha256 of the harness source that measured it.", nullable=True),
+    _c("verified_on", "string", "Date of the verification record (ISO 8601).", nullable=True),
+    _c("verified_by", "string", "What produced the record (`cwcontrib validate --record`, a GPU job, "
+                                "`cwcontrib audit`).", nullable=True),
+    _c("predictions_sha256", "string", "sha256 of the per-example predictions the harness made.", nullable=True),
+    _c("accuracy_harness", "string", "Who measured `test_accuracy`: always `self-reported` (the contributor's "
+                                     "own evaluation); the harness columns say who measured `measured_accuracy`."),
+))
+
+PAIRS = TableSpec("pairs", "pair_id", "One row per pair: two runs of one trial, and how they differ.", (
+    _c("pair_id", "string", "`<submission>/<trial>/<key a>~<key b>` with the keys sorted."),
+    _c("submission_id", "string", "The submission it belongs to."),
+    _c("trial_id", "string", "The trial both runs share."),
+    _c("run_a", "string", "run_id of the first run (framework keys sorted)."),
+    _c("run_b", "string", "run_id of the second run."),
+    _c("framework_a", "string", "Framework of run a."),
+    _c("framework_b", "string", "Framework of run b."),
+    _c("accuracy_a", "float", "Claimed test accuracy of run a."),
+    _c("accuracy_b", "float", "Claimed test accuracy of run b."),
+    _c("gap", "float", "accuracy_a − accuracy_b, derived here from the two k/N (never taken from input)."),
+    _c("abs_gap", "float", "|gap|."),
+    _c("sign", "int", "The sign of the gap: 1, 0 or −1."),
+    _c("winner", "string", "The framework key with the higher accuracy, or `tie`."),
+    _c("diverges", "bool", "Whether |gap| ≥ 0.05, the CrossedWires paper's 5 points."),
+    _c("both_at_chance", "bool", "Whether both runs are at chance level (neither learned)."),
+    _c("any_at_chance", "bool", "Whether at least one run is at chance level: a large gap that is one framework "
+                                "failing to train."),
+    _c("differs_in", "string", "`framework` (same hardware), `hardware` (same framework), `both`, or `neither` "
+                               "(e.g. two seeds)."),
+    _c("parameters_a", "int", "Reference-model parameters of run a.", nullable=True),
+    _c("parameters_b", "int", "Reference-model parameters of run b.", nullable=True),
+    _c("flops_a", "int", "Reference-model forward FLOPs of run a.", nullable=True),
+    _c("flops_b", "int", "Reference-model forward FLOPs of run b.", nullable=True),
+    _c("architectures_equivalent", "bool", "Whether the validator's pair verdict found the two reference "
+                                           "architectures equivalent.", nullable=True),
+    _c("architecture_differences", "string", "The pair verdict's one-line summary of what differs.", nullable=True),
+    _c("status_a", "string", "Verification status of run a."),
+    _c("status_b", "string", "Verification status of run b."),
+    _c("measured_gap", "float", "Gap between the two measured accuracies, when both runs were re-evaluated.",
+       nullable=True),
+))
+
+TABLES: dict[str, TableSpec] = {t.name: t for t in (SUBMISSIONS, TRIALS, RUNS, PAIRS)}
+
+
+def arrow_table(spec: TableSpec, rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows (dicts with exactly the spec's columns) as an Arrow table with the explicit schema, sorted by key."""
+    ordered = sorted(rows, key=lambda r: r[spec.key])
+    for row in ordered:
+        if set(row) != {c.name for c in spec.columns}:
+            raise ValueError(f"{spec.name} row {row.get(spec.key)!r}: columns {sorted(set(row) ^ set(spec.schema.names))}")
+    return pa.Table.from_pylist(ordered, schema=spec.schema)
