@@ -6,14 +6,17 @@ Run as a script to write them all into a folder: `python tests/hostile_files.py 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
 import struct
 import sys
 import zipfile
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -69,6 +72,184 @@ def zip_checkpoint_stack_global_via_memo(folder: Path) -> Path:
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("archive/data.pkl", body)
     return path
+
+
+# --- PyTorch checkpoints that test each wall alone ------------------------------------------------------
+# `torch.load(weights_only=True)` accepts the first group, so only cwcontrib's allowlist scan (and its
+# hidden-data checks) can refuse them; cwcontrib's scan passes the second group, so only weights_only can.
+
+
+def _state_dict() -> Any:
+    import torch
+
+    return OrderedDict([("w", torch.arange(4, dtype=torch.float32)), ("b", torch.ones(2))])
+
+
+def _torch_saved(state: object) -> bytes:
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def _rewritten(raw: bytes, path: Path, pickle: Callable[[bytes], bytes] = lambda p: p,
+               extra: dict[str, bytes] | None = None) -> Path:
+    """`raw` (a torch.save zip) written to `path` with its data.pkl edited and extra members added."""
+    with zipfile.ZipFile(io.BytesIO(raw)) as source, zipfile.ZipFile(path, "w") as target:
+        for member in source.infolist():
+            data = source.read(member)
+            target.writestr(member.filename, pickle(data) if member.filename.endswith("/data.pkl") else data)
+        for name, data in (extra or {}).items():
+            target.writestr(name, data)
+    return path
+
+
+def _replaced(old: bytes, new: bytes) -> Callable[[bytes], bytes]:
+    def edit(pickled: bytes) -> bytes:
+        assert old in pickled, old
+        return pickled.replace(old, new, 1)
+
+    return edit
+
+
+def zip_checkpoint_counter(folder: Path) -> Path:
+    """The state dict is a collections.Counter (a dict of tensors to torch), not an OrderedDict."""
+    return _rewritten(_torch_saved(_state_dict()), folder / "counter.pt",
+                      _replaced(b"collections\nOrderedDict\n", b"collections\nCounter\n"))
+
+
+def zip_checkpoint_newobj(folder: Path) -> Path:
+    """The allowed OrderedDict, built with NEWOBJ (cls.__new__) instead of a call."""
+    return _rewritten(_torch_saved(_state_dict()), folder / "newobj.pt",
+                      _replaced(b"collections\nOrderedDict\nq\x00)R", b"collections\nOrderedDict\nq\x00)\x81"))
+
+
+def zip_checkpoint_tensor_attributes(folder: Path) -> Path:
+    """A tensor carrying Python attributes: rebuilt by torch._tensor._rebuild_from_type_v2."""
+    import torch
+
+    tensor = torch.zeros(2)
+    tensor.note = "anything at all rides along"  # type: ignore[attr-defined]
+    path = folder / "tensor-attributes.pt"
+    path.write_bytes(_torch_saved({"w": tensor}))
+    return path
+
+
+def zip_checkpoint_parameter_state(folder: Path) -> Path:
+    """An nn.Parameter with attributes: torch._utils._rebuild_parameter_with_state."""
+    import torch
+
+    parameter = torch.nn.Parameter(torch.zeros(2))
+    parameter.note = 1  # type: ignore[attr-defined]
+    path = folder / "parameter-state.pt"
+    path.write_bytes(_torch_saved({"w": parameter}))
+    return path
+
+
+def _with_metadata(metadata: dict[str, object], name: str) -> Callable[[Path], Path]:
+    """Torch's allowed globals hidden in the OrderedDict's attributes, beside plain tensors."""
+    def write(folder: Path) -> Path:
+        state = _state_dict()
+        state._metadata = metadata
+        path = folder / f"{name}.pt"
+        path.write_bytes(_torch_saved(state))
+        return path
+
+    write.__name__ = f"zip_checkpoint_{name.replace('-', '_')}"
+    return write
+
+
+def _metadata_writers() -> dict[str, Callable[[Path], Path]]:
+    import torch
+
+    return {
+        "dtype-in-metadata": _with_metadata({"x": torch.float32}, "dtype-in-metadata"),
+        "bytes-in-metadata": _with_metadata({"x": b"\x00hidden bytes"}, "bytes-in-metadata"),  # _codecs.encode
+        "set-in-metadata": _with_metadata({"x": {1, 2}}, "set-in-metadata"),  # builtins.set
+        "device-in-metadata": _with_metadata({"x": torch.device("cpu"), "y": torch.Size([2])}, "device-in-metadata"),
+    }
+
+
+def zip_checkpoint_data_after_stop(folder: Path) -> Path:
+    """A second pickle after the state dict's STOP: the unpickler never looks past the first."""
+    second = pickle.dumps({"hidden": "a second object"}, protocol=2)
+    return _rewritten(_torch_saved(_state_dict()), folder / "after-stop.pt", lambda p: p + second)
+
+
+def zip_checkpoint_extra_member(folder: Path) -> Path:
+    """A zip member torch.load never reads, holding another pickle."""
+    return _rewritten(_torch_saved(_state_dict()), folder / "extra-member.pt",
+                      extra={"archive/notes": pickle.dumps({"hidden": 1}, protocol=2)})
+
+
+def zip_checkpoint_unused_storage(folder: Path) -> Path:
+    """A storage record that no tensor of the pickle refers to."""
+    return _rewritten(_torch_saved(_state_dict()), folder / "unused-storage.pt",
+                      extra={"archive/data/9": b"\x01" * 64})
+
+
+def zip_checkpoint_view_of_larger_storage(folder: Path) -> Path:
+    """A 2-element tensor that is a view of a 1,000-element storage: 3,992 bytes no tensor shows."""
+    import torch
+
+    path = folder / "view.pt"
+    path.write_bytes(_torch_saved({"w": torch.arange(1000, dtype=torch.float32)[10:12]}))
+    return path
+
+
+def _zip_with_pickle(folder: Path, name: str, body: bytes) -> Path:
+    return _rewritten(_torch_saved(_state_dict()), folder / name, lambda _: body)
+
+
+def zip_checkpoint_build_on_dict(folder: Path) -> Path:
+    """BUILD (set attributes) on a plain dict: only allowlisted opcodes and no import at all."""
+    return _zip_with_pickle(folder, "build-dict.pt", b"\x80\x02}}b.")
+
+
+def zip_checkpoint_build_on_allowed_class(folder: Path) -> Path:
+    """BUILD with slot state on the allowlisted storage class itself: plain pickle would setattr on torch's
+    class (torch.FloatStorage.is_pinned = 1); no opcode or name is outside the allowlist."""
+    return _zip_with_pickle(folder, "build-class.pt",
+                            b"\x80\x02ctorch\nFloatStorage\nN}X\t\x00\x00\x00is_pinnedK\x01s\x86b0}.")
+
+
+def zip_checkpoint_setitem_on_list(folder: Path) -> Path:
+    return _zip_with_pickle(folder, "setitem-list.pt", b"\x80\x02]K\x01K\x02s.")
+
+
+def zip_checkpoint_persistent_id_not_storage(folder: Path) -> Path:
+    """A persistent id that is not a storage record: torch.load's persistent_load would be asked for a module."""
+    return _zip_with_pickle(folder, "persid-module.pt", b"\x80\x02X\x06\x00\x00\x00module\x85Q.")
+
+
+def zip_checkpoint_append_to_ordered_dict(folder: Path) -> Path:
+    return _zip_with_pickle(folder, "append-ordereddict.pt", b"\x80\x02ccollections\nOrderedDict\n)RK\x01a.")
+
+
+def weights_only_accepts() -> dict[str, tuple[Callable[[Path], Path], str]]:
+    """Checkpoints `torch.load(weights_only=True)` loads, with the code cwcontrib must refuse them with."""
+    return {
+        "counter": (zip_checkpoint_counter, "CW403"),
+        "newobj": (zip_checkpoint_newobj, "CW403"),
+        "tensor-attributes": (zip_checkpoint_tensor_attributes, "CW403"),
+        "parameter-state": (zip_checkpoint_parameter_state, "CW403"),
+        **{name: (write, "CW403") for name, write in _metadata_writers().items()},
+        "data-after-stop": (zip_checkpoint_data_after_stop, "CW402"),
+        "extra-member": (zip_checkpoint_extra_member, "CW402"),
+        "unused-storage": (zip_checkpoint_unused_storage, "CW402"),
+        "view-of-larger-storage": (zip_checkpoint_view_of_larger_storage, "CW402"),
+    }
+
+
+ALLOWLIST_PASSES: dict[str, Callable[[Path], Path]] = {
+    "build-on-dict": zip_checkpoint_build_on_dict,
+    "build-on-allowed-class": zip_checkpoint_build_on_allowed_class,
+    "setitem-on-list": zip_checkpoint_setitem_on_list,
+    "persistent-id-not-storage": zip_checkpoint_persistent_id_not_storage,
+    "append-to-ordered-dict": zip_checkpoint_append_to_ordered_dict,
+}
+"""Checkpoints cwcontrib's allowlist scan passes and only `torch.load(weights_only=True)` refuses."""
 
 
 def npy_object_array(folder: Path) -> Path:
@@ -185,5 +366,5 @@ WRITERS: dict[str, Callable[[Path], Path]] = {
 if __name__ == "__main__":
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
-    for name, write in WRITERS.items():
+    for name, write in {**WRITERS, **{w.__name__: w for w, _ in weights_only_accepts().values()}}.items():
         print(f"{name}: {write(out)}")

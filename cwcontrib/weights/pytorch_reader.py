@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import pickletools
 import zipfile
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -53,6 +53,7 @@ def scan_pickle(data: bytes, limits: WeightsLimits) -> None:
     """
     recent: list[object] = []  # values pushed since the last opcode that was not a push or memo op
     memo: dict[int, object] = {}
+    end = 0
     try:
         for count, (op, arg, pos) in enumerate(pickletools.genops(data)):
             if count > limits.pickle_opcodes:
@@ -75,10 +76,15 @@ def scan_pickle(data: bytes, limits: WeightsLimits) -> None:
                 recent.append(memo.get(int(str(arg))))
             else:
                 recent = []
+            if name == "STOP" and pos is not None:  # genops stops after it; pos is known when reading bytes
+                end = pos + 1
     except WeightsError:
         raise
     except Exception as exc:  # a pickle the scanner cannot parse is never clean
         raise WeightsError("CW403", f"the pickle cannot be scanned: {exc}") from None
+    if end != len(data):
+        # The unpickler stops at the first STOP: whatever follows (another pickle, any data) rides along unseen.
+        raise WeightsError("CW402", f"data.pkl has {len(data) - end} bytes after the end of its pickle")
 
 
 def _allow(module: str, name: str, pos: int | None) -> None:
@@ -87,7 +93,27 @@ def _allow(module: str, name: str, pos: int | None) -> None:
                                     "tensor rebuilds, typed storages and OrderedDict")
 
 
-def _data_pickle(archive: zipfile.ZipFile, limits: WeightsLimits) -> bytes:
+# What torch.save writes under the archive's folder besides data/<storage key>: anything else is a file that
+# torch.load never reads, so it could carry anything past both walls.
+_RECORDS = frozenset({"data.pkl", "byteorder", "version", ".data/version", ".data/serialization_id",
+                      ".format_version", ".storage_alignment"})
+
+
+def _storage_members(archive: zipfile.ZipFile, folder: str) -> int:
+    """How many storages the zip holds; refuses members torch.save does not write."""
+    storages = 0
+    for name in archive.namelist():
+        record = name.removeprefix(f"{folder}/") if name.startswith(f"{folder}/") else None
+        if record is not None and record.startswith("data/") and record[5:].isdigit() and record[5:].isascii():
+            storages += 1
+        elif record not in _RECORDS:
+            raise WeightsError("CW402", f"the checkpoint holds {name!r}, which torch.save does not write "
+                                        "and torch.load never reads")
+    return storages
+
+
+def _data_pickle(archive: zipfile.ZipFile, limits: WeightsLimits) -> tuple[bytes, int]:
+    """data.pkl's bytes and how many storages the checkpoint holds beside it."""
     members = archive.infolist()
     if len(members) > limits.zip_members:
         raise WeightsError("CW406", f"{len(members)} zip members, over the limit of {limits.zip_members}")
@@ -98,7 +124,8 @@ def _data_pickle(archive: zipfile.ZipFile, limits: WeightsLimits) -> bytes:
         raise WeightsError("CW406", "the checkpoint's members are larger than the limit")
     if pickles[0].file_size > limits.pickle_bytes:
         raise WeightsError("CW406", f"data.pkl has {pickles[0].file_size} bytes, over {limits.pickle_bytes}")
-    return archive.read(pickles[0])
+    storages = _storage_members(archive, pickles[0].filename.split("/")[0])
+    return archive.read(pickles[0]), storages
 
 
 def torch_version_ok(version: str) -> bool:
@@ -115,7 +142,8 @@ def read_pytorch(handle: BinaryIO, file_size: int, limits: WeightsLimits) -> dic
         raise WeightsError("CW401", "not a torch zip checkpoint (no zip signature)")
     try:
         archive = zipfile.ZipFile(io.BytesIO(raw))
-        scan_pickle(_data_pickle(archive, limits), limits)
+        pickled, storages = _data_pickle(archive, limits)
+        scan_pickle(pickled, limits)
     except WeightsError:
         raise
     except Exception as exc:  # zipfile raises BadZipFile, ValueError, UnicodeDecodeError, NotImplementedError…
@@ -131,7 +159,36 @@ def read_pytorch(handle: BinaryIO, file_size: int, limits: WeightsLimits) -> dic
         raise WeightsError("CW403", f"torch.load(weights_only=True) refused the file: {exc}") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise WeightsError("CW402", "the checkpoint is not a flat state dict of tensors")
+    _refuse_hidden_data(list(state.values()), storages)
     return {str(k): _numpy(v) for k, v in state.items()}
+
+
+def _refuse_hidden_data(tensors: list[Any], storages: int) -> None:
+    """Every stored byte must belong to a tensor of the state dict, as safetensors buffers must tile the
+    file: a storage no tensor uses, or storage bytes outside every tensor's extent, carry data unseen."""
+    sizes: dict[int, int] = {}
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for tensor in tensors:
+        storage = tensor.untyped_storage()
+        key = storage._cdata  # what torch.save itself keys storages by: one per distinct storage
+        sizes[key] = storage.nbytes()
+        if tensor.numel():
+            item = tensor.element_size()
+            first = tensor.storage_offset() * item
+            last_element = sum((n - 1) * step for n, step in zip(tensor.shape, tensor.stride(), strict=True))
+            spans.setdefault(key, []).append((first, first + (last_element + 1) * item))
+    if len(sizes) != storages:
+        raise WeightsError("CW402", f"the checkpoint holds {storages} storages, its tensors use {len(sizes)}: "
+                                    "the others are data that no tensor shows")
+    covered = 0
+    for intervals in spans.values():
+        position = 0
+        for begin, end in sorted(intervals):
+            covered += max(0, end - max(begin, position))
+            position = max(position, end)
+    hidden = sum(sizes.values()) - covered
+    if hidden:
+        raise WeightsError("CW402", f"{hidden} bytes of the checkpoint's storages belong to no tensor")
 
 
 def _numpy(tensor: object) -> np.ndarray:
