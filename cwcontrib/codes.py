@@ -259,9 +259,11 @@ _define("CW318", "test-size-mismatch", E,
         "Accuracies are only comparable over the same test examples.",
         "Declare the registered size, or describe the subset under a new dataset name.")
 _define("CW319", "license-unknown", E,
-        "The license is not a known SPDX identifier.",
-        "Users must know whether they may reuse the models; SPDX identifiers are unambiguous.",
-        "Use an SPDX identifier such as CC-BY-4.0, MIT or Apache-2.0, or LicenseRef-... with the text included.")
+        "The license is not an SPDX license expression, or names a license cwcontrib does not accept.",
+        "Users must know whether they may reuse the models; SPDX expressions are unambiguous, and the accepted "
+        "licenses (cwcontrib/spdx.py) are current SPDX ids of licenses used for data and models.",
+        "Use an SPDX expression such as CC-BY-4.0, MIT, (MIT OR Apache-2.0) AND CC-BY-4.0 or Apache-2.0 WITH "
+        "LLVM-exception; for any other license write LicenseRef-<name> and include its text (CW324).")
 _define("CW320", "sweep-undeclared", E,
         "A submission with several trials does not declare how they were selected (`sweep`).",
         "The original release selected trials to maximise the PyTorch-TensorFlow gap, so its "
@@ -279,6 +281,14 @@ _define("CW323", "label-count-mismatch", E,
         "The number of label names differs from the architecture's number of classes.",
         "Label mapping and classifier size must agree for predictions to mean anything.",
         "List exactly one label name per class, in class-index order.")
+_define("CW324", "license-text-missing", E,
+        "The license names a LicenseRef-<name> whose text is not in the submission.",
+        "A LicenseRef is a name the submission makes up: without its text nobody knows what it allows.",
+        "Add the license text as LICENSES/LicenseRef-<name>.txt and declare it in `artifacts` (format: text).")
+_define("CW325", "license-not-canonical", W,
+        "The license is an SPDX expression written in another case or spacing than SPDX's (e.g. `mit`).",
+        "SPDX ids match case-insensitively, but tools that compare strings (catalogs, search) do not.",
+        "Write the expression as the message shows it (e.g. MIT, Apache-2.0 WITH LLVM-exception).")
 
 
 # --- CW4xx: weights -----------------------------------------------------------------------
@@ -371,6 +381,12 @@ _define("CW502", "evaluation-failed", E,
         "The run could not be evaluated (the model did not accept the declared input, or the framework failed).",
         "A run that cannot be evaluated cannot be verified.",
         "Check the declared input shape, layout and preprocessing.")
+_define("CW503", "runs-without-weights", W,
+        "Runs of the submission have no weights, so they can never be re-evaluated.",
+        "Without weights an accuracy is the contributor's word: the catalog lists such runs as `results-only`, "
+        "never as verified.",
+        "Add each run's weights (`weights:` naming a declared artifact) if you have them; otherwise keep the "
+        "runs, knowing they enter the catalog as results-only.")
 
 
 def finding(code: str, message: str, location: Location | None = None, hint: str | None = None) -> Finding:

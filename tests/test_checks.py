@@ -172,6 +172,8 @@ CASES: dict[str, tuple[str, Mutation]] = {
     "search-space-typo": ("CW322", edit(lambda d: d["sweep"]["search_space"].update(
         learnig_rate={"values": [0.1]}))),
     "label-count": ("CW323", edit(lambda d: d["dataset"].update(label_names=["a", "b"]))),
+    "license-ref-without-text": ("CW324", edit(lambda d: d["submission"].update(license="LicenseRef-mine"))),
+    "license-lowercase": ("CW325", edit(lambda d: d["submission"].update(license="cc-by-4.0"))),
 }
 
 

@@ -10,6 +10,7 @@ import yaml
 from cwcontrib.limits import Limits
 from cwcontrib.manifest import load_manifest
 from cwcontrib.schema import generate_schema
+from cwcontrib.spdx import canonical_license, judge_license, license_text_path
 from cwcontrib.trials import RESERVED_COLUMNS
 from tests.conftest import DEMO, REPO
 
@@ -44,3 +45,12 @@ def test_table_header_uses_known_column_shapes() -> None:
 def test_example_accuracies_are_k_over_360() -> None:
     for accuracy in re.findall(r"test_accuracy: ([0-9.]+)\s+# .*?(\d+)", GUIDE):
         assert abs(float(accuracy[0]) * 360 - round(float(accuracy[0]) * 360)) < 1e-6
+
+
+def test_license_paragraph_says_what_the_checks_do() -> None:
+    for accepted in ("CC-BY-4.0", "(MIT OR Apache-2.0) AND CC-BY-4.0", "Apache-2.0 WITH LLVM-exception",
+                     "GPL-2.0-only"):
+        assert f"`{accepted}`" in GUIDE and judge_license(accepted).accepted
+    assert "`GPL-2.0`" in GUIDE and not judge_license("GPL-2.0").accepted
+    assert "`mit`" in GUIDE and canonical_license("mit") == "MIT"
+    assert f"`{license_text_path('LicenseRef-<name>')}`" in GUIDE

@@ -15,7 +15,7 @@ from cwcontrib.datasets import dataset_info
 from cwcontrib.findings import Finding, Location
 from cwcontrib.models import Choice, Manifest, Range, hyperparameter_paths
 from cwcontrib.secrets import is_secret_name, secret_in_value
-from cwcontrib.spdx import is_known_license
+from cwcontrib.spdx import judge_license, license_text_path
 from cwcontrib.tables import Table, TableError, read_table
 from cwcontrib.trials import ResolvedRun, flatten, inline_trials, table_column_problems, table_trials
 
@@ -253,14 +253,33 @@ def curves_match_training(ctx: Context) -> Iterator[Finding]:
 _DOI = re.compile(r"^10\.\d{4,9}/[^\s]+$")
 
 
-@check("semantics", "CW306", "CW319")
-def references_and_license_are_well_formed(ctx: Context) -> Iterator[Finding]:
+@check("semantics", "CW319", "CW324", "CW325")
+def license_is_accepted(ctx: Context) -> Iterator[Finding]:
+    if ctx.model is None:
+        return
+    verdict = judge_license(ctx.model.submission.license)
+    where = ctx.at("/submission/license")
+    if verdict.problem is not None:
+        yield finding("CW319", verdict.problem, where)
+        return
+    if verdict.canonical != verdict.expression:
+        yield finding("CW325", f"{verdict.expression!r} is written {verdict.canonical!r} in SPDX", where,
+                      hint=f"Write `license: {verdict.canonical}`.")
+    texts = {a.path: a for a in ctx.model.artifacts if a.path is not None}
+    for reference in verdict.references:
+        path = license_text_path(reference)
+        text = texts.get(path)
+        if text is None or text.size == 0:  # stage 2 verified that a declared text is the declared bytes
+            problem = "is not declared" if text is None else "is empty"
+            yield finding("CW324", f"the text of {reference}, {path}, {problem}", where,
+                          hint=f"Add the text of {reference} as {path} and declare it in `artifacts`.")
+
+
+@check("semantics", "CW306")
+def references_are_well_formed(ctx: Context) -> Iterator[Finding]:
     if ctx.model is None:
         return
     info = ctx.model.submission
-    if not is_known_license(info.license):
-        yield finding("CW319", f"{info.license!r} is not a known SPDX license identifier",
-                      ctx.at("/submission/license"))
     for i, ref in enumerate(info.references):
         base = f"/submission/references/{i}"
         if ref.doi is None and ref.url is None:
