@@ -115,6 +115,13 @@ RUNS = TableSpec("runs", "run_id", "One row per run: one trial trained in one fr
     _c("accelerator_count", "int", "Number of accelerators."),
     _c("driver", "string", "Accelerator driver version.", nullable=True),
     _c("cpu", "string", "CPU model.", nullable=True),
+    _c("architecture", "string", "Registry name of the architecture the run's weights load into."),
+    _c("modifications", "string", "The declared modifications of the reference architecture for this framework "
+                                  "key, as a JSON list (e.g. `[\"avgpool-and-classifier-removed\"]`)."),
+    _c("num_classes", "int", "Number of classes the model predicts."),
+    _c("input_height", "int", "Input height in pixels."),
+    _c("input_width", "int", "Input width in pixels."),
+    _c("input_channels", "int", "Input channels."),
     _c("test_correct", "int", "k: correctly classified test examples, as claimed by the contributor."),
     _c("test_size", "int", "N: test examples counted."),
     _c("test_accuracy", "float", "k/N as claimed by the contributor (self-reported)."),
@@ -189,5 +196,6 @@ def arrow_table(spec: TableSpec, rows: list[dict[str, Any]]) -> pa.Table:
     ordered = sorted(rows, key=lambda r: r[spec.key])
     for row in ordered:
         if set(row) != {c.name for c in spec.columns}:
-            raise ValueError(f"{spec.name} row {row.get(spec.key)!r}: columns {sorted(set(row) ^ set(spec.schema.names))}")
+            differ = sorted(set(row) ^ set(spec.schema.names))
+            raise ValueError(f"{spec.name} row {row.get(spec.key)!r}: columns {differ} differ from the table's")
     return pa.Table.from_pylist(ordered, schema=spec.schema)

@@ -120,6 +120,8 @@ def _run_row(model: Manifest, trial: ResolvedTrial, key: str, prints: _Fingerpri
     n = model.dataset.test_size
     k = nearest_k(run.test_accuracy, n)
     artifact = _artifact_for(model, run.weights)
+    architecture = model.architecture
+    implementation = architecture.implementations.get(key)
     return {
         "run_id": f"{submission_id}/{trial.id}/{key}",
         "submission_id": submission_id,
@@ -135,6 +137,12 @@ def _run_row(model: Manifest, trial: ResolvedTrial, key: str, prints: _Fingerpri
         "accelerator_count": hardware.accelerator_count,
         "driver": hardware.driver,
         "cpu": hardware.cpu,
+        "architecture": architecture.name,
+        "modifications": json.dumps(list(implementation.modifications) if implementation else []),
+        "num_classes": architecture.num_classes,
+        "input_height": architecture.input_shape.height,
+        "input_width": architecture.input_shape.width,
+        "input_channels": architecture.input_shape.channels,
         "test_correct": k,
         "test_size": n,
         "test_accuracy": k / n,
@@ -162,7 +170,8 @@ def _differs_in(a: _Setup, b: _Setup) -> str:
         (framework, hardware), "neither")
 
 
-def _pair_row(model: Manifest, runs: dict[str, dict[str, Any]], a: str, b: str, prints: _Fingerprints) -> dict[str, Any]:
+def _pair_row(model: Manifest, runs: dict[str, dict[str, Any]], a: str, b: str,
+              prints: _Fingerprints) -> dict[str, Any]:
     ra, rb = runs[a], runs[b]
     n = model.dataset.test_size
     correct_gap = ra["test_correct"] - rb["test_correct"]  # in examples: exact, no float rounding in the sign

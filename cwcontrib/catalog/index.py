@@ -286,4 +286,5 @@ def _same_tree(a: Path, b: Path) -> bool:
         return False
     files_a = sorted(p.relative_to(a) for p in a.rglob("*"))
     files_b = sorted(p.relative_to(b) for p in b.rglob("*"))
-    return files_a == files_b and all((a / f).read_bytes() == (b / f).read_bytes() for f in files_a if (a / f).is_file())
+    return files_a == files_b and all((a / f).read_bytes() == (b / f).read_bytes()
+                                      for f in files_a if (a / f).is_file())

@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from cwcontrib.atomic import write_bytes_atomic
 
-RECORD_FORMAT = "1"
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$")]
 
@@ -44,7 +43,7 @@ class DatasetRef(_Strict):
 class VerificationRecord(_Strict):
     """One run's weights, re-evaluated by one harness."""
 
-    record_format: Literal["1"] = RECORD_FORMAT
+    record_format: Literal["1"] = "1"
     submission_id: Slug
     trial_id: Slug
     framework_key: Slug
@@ -92,7 +91,7 @@ def records_from_evaluation(submission_id: str, evaluation: dict[str, Any], weig
         digest = weights_sha256.get((run["trial"], run["framework"]))
         if digest is None:  # re-evaluated from a file the manifest does not checksum: nothing to key on
             continue
-        claimed, n = (int(x) for x in run["claimed"].split("/"))
+        claimed = int(run["claimed"].split("/")[0])
         measured = int(run["measured"].split("/")[0])
         records.append(VerificationRecord(
             submission_id=submission_id, trial_id=run["trial"], framework_key=run["framework"],
@@ -145,3 +144,20 @@ def newest_by_weights(records: Iterable[VerificationRecord]) -> dict[str, Verifi
     for record in sorted(records, key=lambda r: (r.date, r.harness.sha256, r.produced_by)):
         chosen[record.weights_sha256] = record
     return chosen
+
+
+def record_validation(validation: Any, folder: Path, produced_by: str) -> list[Path]:
+    """Records of what a validation (a `cwcontrib.validate.Validation`) re-evaluated, written into `folder`.
+
+    Only runs whose weights file the manifest checksums get a record (the key), and only when the files stage
+    passed, so that the sha256 is the checked content of what was evaluated.
+    """
+    report, model = validation.report, validation.context.model
+    evaluation = report.extra.get("evaluation")
+    if model is None or evaluation is None or report.stages.get("files") != "passed":
+        return []
+    artifacts = {a.path: a.sha256 for a in model.artifacts if a.path}
+    weights = {(trial.id, key): artifacts.get(run.run.weights or "")
+               for trial in validation.context.trials for key, run in trial.runs.items()}
+    known = {k: v for k, v in weights.items() if v}
+    return write_records(folder, records_from_evaluation(model.submission.id, evaluation, known, produced_by))
