@@ -67,7 +67,7 @@ def _write(text: str, output: str | None) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from cwcontrib.reporters import RENDERERS, render_github
-    from cwcontrib.validate import validate
+    from cwcontrib.validate import run_validation
 
     root = Path(args.path)
     if not root.is_dir():
@@ -75,7 +75,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     options = Options(reeval=not args.no_reeval, sample=args.sample, all_trials=args.all, device=args.device,
                       data_dir=Path(args.data_dir) if args.data_dir else None, seed=args.seed)
-    report = validate(root, progress=_progress_sink(args.quiet), options=options)
+    validation = run_validation(root, progress=_progress_sink(args.quiet), options=options)
+    report = validation.report
+    if args.record:
+        from cwcontrib.catalog.verification import record_validation
+
+        for path in record_validation(validation, Path(args.record), produced_by="cwcontrib validate --record"):
+            print(f"recorded {path}", file=sys.stderr)
     if args.format == "github":
         prefix = args.path.rstrip("/") + "/"
         text = render_github(report, prefix)
@@ -175,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--format", choices=("text", "json", "markdown", "github"), default="text")
     validate.add_argument("--output", "-o", help="write the report to this file instead of stdout")
     validate.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    validate.add_argument("--record", metavar="DIR",
+                          help="write a verification record per re-evaluated run into DIR/<submission>/ "
+                               "(trusted runs only: a maintainer's machine, the GPU job)")
     reeval = validate.add_argument_group("re-evaluation (stage 5)")
     reeval.add_argument("--sample", type=_positive_int, default=Options.sample, metavar="K",
                         help="re-evaluate K trials, drawn with the seed (default %(default)s)")
@@ -207,6 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     datasets = commands.add_parser("datasets", help="list the registered datasets")
     datasets.set_defaults(func=cmd_datasets)
+
+    from cwcontrib.catalog.cli import add_commands
+
+    add_commands(commands)
     return parser
 
 
