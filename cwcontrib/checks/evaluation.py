@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from cwcontrib.checks.base import Context, Options, check
-from cwcontrib.checks.weights import IGNORED_PREFIXES
 from cwcontrib.codes import finding
 from cwcontrib.evaluate import (
     Evaluation,
@@ -36,7 +35,7 @@ from cwcontrib.evaluate import (
 from cwcontrib.findings import Finding
 from cwcontrib.statistics import mcnemar, tolerance
 from cwcontrib.trials import ResolvedTrial
-from cwcontrib.weights import read_weights
+from cwcontrib.weights import model_tensors, read_weights
 
 
 def content_digest(ctx: Context) -> str:
@@ -104,7 +103,7 @@ def _predict(ctx: Context, key: str, path: str, fmt: str, x: np.ndarray, device:
     if reference.framework == "pytorch":
         load_torch_state(reference.model, tensors)
         return predict_torch(reference.model, x, device)
-    load_keras_weights(reference.model, {k: v for k, v in tensors.items() if not k.startswith(IGNORED_PREFIXES)})
+    load_keras_weights(reference.model, model_tensors(tensors, fmt))
     return predict_keras(reference.model, x)
 
 

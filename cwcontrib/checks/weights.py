@@ -19,10 +19,7 @@ from cwcontrib.codes import finding
 from cwcontrib.findings import Finding, printable
 from cwcontrib.models import Manifest
 from cwcontrib.trials import ResolvedRun
-from cwcontrib.weights import FORMATS_FOR_FRAMEWORK, WeightsError, read_weights
-
-# Keras saves a compiled model's optimizer state beside its weights; it is read safely but not compared.
-IGNORED_PREFIXES = ("optimizer/",)
+from cwcontrib.weights import FORMATS_FOR_FRAMEWORK, WeightsError, model_tensors, read_weights
 
 
 @dataclass
@@ -96,9 +93,8 @@ def reference_architectures_match_the_declaration(ctx: Context) -> Iterator[Find
     ctx.results["pair_verdicts"] = verdicts
 
 
-def _compare(reference: Reference, tensors: dict[str, np.ndarray], run: ResolvedRun) -> Iterator[Finding]:
+def _compare(reference: Reference, present: dict[str, np.ndarray], run: ResolvedRun) -> Iterator[Finding]:
     where = run.at("weights")
-    present = {k: v for k, v in tensors.items() if not k.startswith(IGNORED_PREFIXES)}
     missing = sorted(set(reference.expected) - set(present))
     unexpected = sorted(set(present) - set(reference.expected))
     if missing or unexpected:
@@ -148,7 +144,7 @@ def weights_load_strictly(ctx: Context) -> Iterator[Finding]:
             except WeightsError as exc:
                 yield finding(exc.code, f"{path}: {exc}", run.at("weights"))
                 continue
-            problems = list(_compare(reference, tensors, run))
+            problems = list(_compare(reference, model_tensors(tensors, fmt), run))
             yield from problems
             if not problems:
                 ctx.weights_ok.add((trial_id, run.framework))

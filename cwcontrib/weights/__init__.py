@@ -27,6 +27,20 @@ FORMATS_FOR_FRAMEWORK: dict[str, tuple[str, ...]] = {
     "pytorch": ("safetensors", "pytorch"),
     "tensorflow": ("keras-h5",),
 }
+# Tensors a format legitimately holds beside the model's, read safely but never compared or loaded: Keras
+# saves a compiled model's optimizer state in its .weights.h5. A PyTorch state dict or a safetensors file
+# holds the model's tensors only, so there nothing is ignored: an extra tensor is hidden data (CW407).
+IGNORED_PREFIXES: dict[str, tuple[str, ...]] = {
+    "safetensors": (),
+    "pytorch": (),
+    "keras-h5": ("optimizer/",),
+}
+
+
+def model_tensors(tensors: dict[str, np.ndarray], fmt: str) -> dict[str, np.ndarray]:
+    """The tensors of a weights file that belong to the model, without what its format may add beside them."""
+    ignored = IGNORED_PREFIXES[fmt]
+    return {name: array for name, array in tensors.items() if not name.startswith(ignored)}
 
 
 def read_weights(
@@ -44,4 +58,5 @@ def read_weights(
         raise WeightsError(exc.code, str(exc)) from None
 
 
-__all__ = ["FORMATS_FOR_FRAMEWORK", "READERS", "WeightsError", "WeightsLimits", "read_weights"]
+__all__ = ["FORMATS_FOR_FRAMEWORK", "IGNORED_PREFIXES", "READERS", "WeightsError", "WeightsLimits", "model_tensors",
+           "read_weights"]
