@@ -207,9 +207,11 @@ _define("CW305", "duplicate-id", E,
         "Trial ids name catalog rows; they must be unique within a submission.",
         "Rename one of the trials.")
 _define("CW306", "reference-malformed", E,
-        "A reference is not a well-formed DOI or http(s) URL.",
-        "References must resolve for readers of the datasheet.",
-        "Write DOIs as `10.NNNN/suffix` (without https://doi.org/) and URLs with https://.")
+        "A reference's URL names a host its readers cannot reach: a single-label or reserved name "
+        "(localhost, *.local, *.internal...) or a private address. (A DOI or URL of the wrong form is a "
+        "schema violation, CW110.)",
+        "References must resolve for readers of the datasheet, not only on the contributor's network.",
+        "Cite the public address of the paper or page (or its DOI as `10.NNNN/suffix`).")
 _define("CW307", "chance-accuracy", W,
         "A run's accuracy is at chance level for the dataset's number of classes.",
         "In the original release the largest gaps were often one framework failing to train at all.",
@@ -289,6 +291,13 @@ _define("CW325", "license-not-canonical", W,
         "The license is an SPDX expression written in another case or spacing than SPDX's (e.g. `mit`).",
         "SPDX ids match case-insensitively, but tools that compare strings (catalogs, search) do not.",
         "Write the expression as the message shows it (e.g. MIT, Apache-2.0 WITH LLVM-exception).")
+_define("CW326", "secrets-not-scanned", W,
+        "A declared text file (code, notes, JSON or YAML) could not be scanned for credentials: it is larger "
+        "than the scan limit, or it changed after its checksum was verified.",
+        "Training code and notes are where API keys are usually pasted (`wandb.login(key=...)`); a file that was "
+        "not scanned may publish one.",
+        "Check the file for API keys and tokens yourself, and split or shorten it below the limit "
+        "(docs/security.md).")
 
 
 # --- CW4xx: weights -----------------------------------------------------------------------

@@ -8,9 +8,9 @@ Parquet, one row per trial) instead of hundreds of YAML blocks.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
 
 SCHEMA_VERSION = "1.0"
 SUPPORTED_SCHEMA_VERSIONS = (SCHEMA_VERSION,)
@@ -30,6 +30,33 @@ Version = Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)*([-+.]?[0
                                            max_length=64)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
 
+# Rules a JSON Schema can state live here, so that a stock validator refuses what cwcontrib refuses: patterns in the
+# common subset of ECMA-262 (JSON Schema), Python (jsonschema) and Rust (pydantic) regular expressions. URLs allow
+# only the characters RFC 3986 allows, so each is also a `uri` to validators that check that format.
+_URI_REST = r"(?::[0-9]{1,5})?(?:[/?#][A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]*)?$"
+_HOST = r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?"
+_URL_RULES = "a host name or address with no user:password@, then only characters RFC 3986 allows (a space is %20)"
+HttpUrl = Annotated[str, StringConstraints(pattern=rf"^https?://{_HOST}{_URI_REST}", max_length=2000),
+                    Field(description=f"An http(s) URL: {_URL_RULES}.", json_schema_extra={"format": "uri"})]
+HttpsUrl = Annotated[str, StringConstraints(pattern=rf"^https://{_HOST}{_URI_REST}", max_length=2000),
+                     Field(description=f"An https URL: {_URL_RULES}.", json_schema_extra={"format": "uri"})]
+Doi = Annotated[str, StringConstraints(pattern=r"^10\.[0-9]{4,9}/[^\s]+$", max_length=200),
+                Field(description="A DOI as `10.NNNN/suffix`, without https://doi.org/.")]
+LicenseExpression = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9(][A-Za-z0-9.+:() -]*$", min_length=1, max_length=200),
+    Field(description="SPDX license expression, e.g. CC-BY-4.0 or (MIT OR Apache-2.0) AND CC-BY-4.0; "
+                      "LicenseRef-<name> needs its text as LICENSES/LicenseRef-<name>.txt.")]
+
+
+def _one_of_fields_required(*names: str) -> dict[str, Any]:
+    """JSON Schema for "at least one of these fields, not null" (pydantic validates it in a model validator)."""
+    return {"anyOf": [{"required": [name], "properties": {name: {"not": {"type": "null"}}}} for name in names]}
+
+
+def _require_one_of(model: BaseModel, *names: str) -> None:
+    if all(getattr(model, name) is None for name in names):
+        raise ValueError(f"needs {' or '.join(f'`{name}`' for name in names)}")
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -37,17 +64,25 @@ class Strict(BaseModel):
 
 class Contributor(Strict):
     name: ShortText
-    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+                     Field(json_schema_extra={"format": "email"})] | None = None
     orcid: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{3}[0-9X]$")] | None = None
     github: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")] | None = None
 
 
 class Reference(Strict):
-    """A DOI (`10.NNNN/suffix`) or an http(s) URL, with an optional human-readable citation."""
+    """A DOI (`10.NNNN/suffix`) or an http(s) URL, or both, with an optional human-readable citation."""
 
-    doi: ShortText | None = None
-    url: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
+    model_config = ConfigDict(json_schema_extra=_one_of_fields_required("doi", "url"))
+
+    doi: Doi | None = None
+    url: HttpUrl | None = None
     citation: Text | None = None
+
+    @model_validator(mode="after")
+    def _doi_or_url(self) -> Self:
+        _require_one_of(self, "doi", "url")
+        return self
 
 
 class SubmissionInfo(Strict):
@@ -55,8 +90,7 @@ class SubmissionInfo(Strict):
     title: ShortText
     description: Text | None = None
     contributors: Annotated[list[Contributor], Field(min_length=1)]
-    license: Annotated[str, StringConstraints(min_length=1, max_length=100),
-                       Field(description="SPDX license identifier, e.g. CC-BY-4.0.")]
+    license: LicenseExpression
     references: list[Reference] = []
 
 
@@ -251,12 +285,20 @@ class ArtifactFormat(StrEnum):
 
 
 class Artifact(Strict):
+    """A file of the submission: in the folder (`path`), or published elsewhere (`uri`), or both."""
+
+    model_config = ConfigDict(json_schema_extra=_one_of_fields_required("path", "uri"))
+
     path: RelPath | None = None
-    uri: Annotated[str, StringConstraints(pattern=r"^https://\S+$", max_length=2000)] | None = Field(
-        None, description="Where a file too large for the pull request is published.")
+    uri: HttpsUrl | None = Field(None, description="Where a file too large for the pull request is published.")
     format: ArtifactFormat
     size: Annotated[int, Field(ge=0)]
     sha256: Sha256
+
+    @model_validator(mode="after")
+    def _path_or_uri(self) -> Self:
+        _require_one_of(self, "path", "uri")
+        return self
 
 
 class Code(Strict):

@@ -151,7 +151,8 @@ CASES: dict[str, tuple[str, Mutation]] = {
     "percentage-accuracy": ("CW303", edit(lambda d: first_run(d).update(test_accuracy=93.0))),
     "mean-of-batches-accuracy": ("CW304", edit(lambda d: first_run(d).update(test_accuracy=0.95123))),
     "duplicate-trial-id": ("CW305", edit(lambda d: d["trials"][1].update(id=d["trials"][0]["id"]))),
-    "malformed-doi": ("CW306", edit(lambda d: d["submission"]["references"].append({"doi": "doi:10.1/x"}))),
+    "private-reference-url": ("CW306", edit(lambda d: d["submission"]["references"].append(
+        {"url": "http://192.168.1.20/wiki/study"}))),
     "chance-accuracy": ("CW307", edit(lambda d: first_run(d).update(test_accuracy=36 / 360))),
     "nan-loss": ("CW308", set_loss("nan")),
     "exploding-loss": ("CW309", set_loss("1.3e19")),

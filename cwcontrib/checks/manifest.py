@@ -19,7 +19,10 @@ from cwcontrib.schema import generate_schema
 
 @lru_cache(maxsize=1)
 def _schema_validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(generate_schema())
+    # Draft 2020-12 makes `format` an annotation unless the validator asserts it: assert every format this
+    # jsonschema can check (the schema's patterns already imply the formats it uses).
+    cls = jsonschema.Draft202012Validator
+    return cls(generate_schema(), format_checker=cls.FORMAT_CHECKER)
 
 
 def pointer_of(path: Iterable[Any]) -> str:
@@ -38,8 +41,20 @@ def _schema_error_findings(ctx: Context, error: jsonschema.ValidationError) -> I
             yield finding("CW110", f"unknown field {key!r}", ctx.at(join_pointer(pointer, key)),
                           hint=f"Remove it or fix its spelling; allowed here: {choices}.")
         return
+    if error.validator == "anyOf" and all("required" in option for option in error.validator_value):
+        # "at least one of these fields": say which, rather than "is not valid under any of the given schemas"
+        names = " or ".join(f"`{name}`" for option in error.validator_value for name in option["required"])
+        yield finding("CW110", f"needs {names}", ctx.at(pointer))
+        return
     best = jsonschema.exceptions.best_match([error])
-    yield finding("CW110", best.message, ctx.at(pointer_of(best.absolute_path)))
+    message = best.message
+    description = best.schema.get("description") if isinstance(best.schema, dict) else None
+    if best.validator == "pattern" and description:  # the form in words, not the regular expression
+        first, _, rest = description.partition(" ")
+        if not (len(first) > 1 and first.isupper()):  # "An http(s) URL" -> "an http(s) URL", but "SPDX" stays
+            first = first.lower()
+        message = f"{best.instance!r}: expected {first} {rest}"
+    yield finding("CW110", message, ctx.at(pointer_of(best.absolute_path)))
 
 
 def _pydantic_findings(ctx: Context, exc: ValidationError) -> Iterator[Finding]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
-import re
 from collections import Counter
 from collections.abc import Iterator
 from fractions import Fraction
@@ -14,7 +14,8 @@ from cwcontrib.codes import finding
 from cwcontrib.datasets import dataset_info
 from cwcontrib.findings import Finding, Location
 from cwcontrib.models import Choice, Manifest, Range, hyperparameter_paths
-from cwcontrib.secrets import is_secret_name, secret_in_value
+from cwcontrib.safefs import UnsafeFile, read_confined
+from cwcontrib.secrets import is_secret_name, secret_in_value, secrets_in_text
 from cwcontrib.spdx import judge_license, license_text_path
 from cwcontrib.tables import Table, TableError, read_table
 from cwcontrib.trials import ResolvedRun, flatten, inline_trials, table_column_problems, table_trials
@@ -250,9 +251,6 @@ def curves_match_training(ctx: Context) -> Iterator[Finding]:
                 yield from _curve_findings(ctx, run, table, epochs)
 
 
-_DOI = re.compile(r"^10\.\d{4,9}/[^\s]+$")
-
-
 @check("semantics", "CW319", "CW324", "CW325")
 def license_is_accepted(ctx: Context) -> Iterator[Finding]:
     if ctx.model is None:
@@ -275,21 +273,33 @@ def license_is_accepted(ctx: Context) -> Iterator[Finding]:
                           hint=f"Add the text of {reference} as {path} and declare it in `artifacts`.")
 
 
+# Host names nobody else can resolve: reserved for local networks, tests and examples (RFC 6761, RFC 6762,
+# RFC 8375, ICANN's .internal). The schema already refuses URLs that are not http(s) or not well-formed.
+_LOCAL_NAMES = ("localhost", "local", "internal", "home.arpa", "test", "invalid", "example")
+
+
+def unreachable_host(url: str) -> str | None:
+    """Why readers could not reach `url`'s host (a local name, a single label, a non-public address), or None."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if "." not in host:
+            return f"{host!r} is a single-label host name, which only a local network resolves"
+        if any(host == name or host.endswith("." + name) for name in _LOCAL_NAMES):
+            return f"{host!r} is a name reserved for local networks or tests"
+        return None
+    return None if address.is_global else f"{host} is not a public address"
+
+
 @check("semantics", "CW306")
-def references_are_well_formed(ctx: Context) -> Iterator[Finding]:
+def references_resolve(ctx: Context) -> Iterator[Finding]:
     if ctx.model is None:
         return
-    info = ctx.model.submission
-    for i, ref in enumerate(info.references):
-        base = f"/submission/references/{i}"
-        if ref.doi is None and ref.url is None:
-            yield finding("CW306", "the reference has neither `doi` nor `url`", ctx.at(base))
-        if ref.doi is not None and not _DOI.match(ref.doi):
-            yield finding("CW306", f"{ref.doi!r} is not a DOI of the form 10.NNNN/suffix", ctx.at(f"{base}/doi"))
-        if ref.url is not None:
-            parts = urlsplit(ref.url)
-            if parts.scheme not in ("http", "https") or not parts.netloc or " " in ref.url:
-                yield finding("CW306", f"{ref.url!r} is not an http(s) URL", ctx.at(f"{base}/url"))
+    for i, ref in enumerate(ctx.model.submission.references):
+        problem = unreachable_host(ref.url) if ref.url is not None else None
+        if problem is not None:
+            yield finding("CW306", f"{ref.url!r}: {problem}", ctx.at(f"/submission/references/{i}/url"))
 
 
 @check("semantics", "CW317", "CW318", "CW323")
@@ -319,13 +329,17 @@ def no_secrets_in_data(ctx: Context) -> Iterator[Finding]:
                 yield finding("CW310", f"this value looks like {kind}", ctx.at(pointer))
     if ctx.model is None:
         return
-    for path in sorted(p for p in ctx.verified if p.endswith(".csv") or p.endswith(".parquet")):
+    for path in sorted(p for p in ctx.verified if _table_format(p)):
         try:
-            table = _read_verified_table(ctx, path, "parquet" if path.endswith(".parquet") else "csv")
+            table = _read_verified_table(ctx, path, _table_format(path) or "csv")
         except TableError:
             continue  # unreadable tables are reported by the checks that need them
         if table is not None:
             yield from _table_secrets(table)
+
+
+def _table_format(path: str) -> str | None:
+    return "csv" if path.endswith(".csv") else "parquet" if path.endswith(".parquet") else None
 
 
 def _table_secrets(table: Table) -> Iterator[Finding]:
@@ -339,6 +353,61 @@ def _table_secrets(table: Table) -> Iterator[Finding]:
                 if kind:
                     yield finding("CW310", f"this cell looks like {kind}",
                                   Location(table.file, table.line_of(index), row=index + 1, column=column))
+
+
+# Declared files read as text for credentials: by declared format, or by name whatever the format says (a
+# script declared as `text` is still a script). Tables are scanned cell by cell above, and as text here only
+# when they cannot be read as tables; weights are binary.
+TEXT_FORMATS = frozenset({"python", "text", "markdown", "json", "yaml"})
+TEXT_SUFFIXES = frozenset({
+    ".py", ".pyi", ".ipynb", ".sh", ".bash", ".zsh", ".ps1", ".bat", ".r", ".jl", ".m", ".js", ".ts", ".lua",
+    ".c", ".h", ".cc", ".cpp", ".hpp", ".cu", ".java", ".go", ".rs", ".txt", ".md", ".rst", ".tex", ".log",
+    ".json", ".jsonl", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".conf", ".env", ".properties", ".csv", ".tsv",
+})
+TEXT_NAMES = frozenset({".env", ".netrc", ".npmrc", ".pypirc", "Makefile", "Dockerfile", "credentials"})
+
+
+def _is_text(path: str, fmt: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    suffix = name[name.rfind("."):].lower() if "." in name[1:] else ""
+    return fmt in TEXT_FORMATS or suffix in TEXT_SUFFIXES or name in TEXT_NAMES or name.startswith(".env.")
+
+
+def _scanned_as_table(ctx: Context, path: str) -> bool:
+    """Whether `no_secrets_in_data` scanned the file cell by cell (a Parquet file is never text)."""
+    fmt = _table_format(path)
+    if fmt is None:
+        return False
+    try:
+        return _read_verified_table(ctx, path, fmt) is not None or fmt == "parquet"
+    except TableError:
+        return fmt == "parquet"  # an unreadable CSV is still text that may hold a key
+
+
+@check("semantics", "CW310", "CW326")
+def no_secrets_in_text_files(ctx: Context) -> Iterator[Finding]:
+    """Code, notes and configs are where `wandb.login(key=...)` and `HF_TOKEN=...` usually are."""
+    if ctx.model is None:
+        return
+    formats = {a.path: a.format.value for a in ctx.model.artifacts if a.path is not None}
+    for path in sorted(p for p in ctx.verified if p in formats and _is_text(p, formats[p])):
+        if _scanned_as_table(ctx, path):
+            continue
+        ctx.looking_at = path
+        try:
+            raw = read_confined(ctx.root, path, ctx.limits.secret_scan_bytes)
+        except UnsafeFile as exc:  # too large, or changed since stage 2 verified it: not scanned, and said so
+            yield finding("CW326", f"{path!r} was not scanned for credentials: {exc}", Location(path))
+            continue
+        yield from _text_secrets(path, raw)
+
+
+def _text_secrets(path: str, raw: bytes) -> Iterator[Finding]:
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        for match in secrets_in_text(line.decode("utf-8", errors="replace")):
+            # The credential itself never reaches the report (which is published): its first characters at most.
+            yield finding("CW310", f"this line holds what looks like {match.kind} ({match.masked()})",
+                          Location(path, number))
 
 
 @check("semantics", "CW321")
