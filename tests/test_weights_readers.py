@@ -3,13 +3,15 @@ and no payload ever runs (its marker file never appears)."""
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NoReturn
 
 import numpy as np
 import pytest
 
-from cwcontrib.weights import WeightsError, WeightsLimits, read_weights
+from cwcontrib.weights import WeightsError, WeightsLimits, keras_h5_reader, pytorch_reader, read_weights
 from cwcontrib.weights.pytorch_reader import scan_pickle
 from tests import hostile_files as hostile
 from tests.conftest import DEMO
@@ -93,11 +95,67 @@ def test_safetensors_hidden_bytes_are_refused(tmp_path: Path) -> None:
     assert "unreferenced" in str(refused(tmp_path / "w.safetensors", "safetensors"))
 
 
-@pytest.mark.parametrize("garbage", [b"", b"\x80", b"\x80\x02c", b"\x80\x02}q\x00(X\x01"])
-def test_unparseable_pickle_is_never_clean(garbage: bytes) -> None:
+@pytest.mark.parametrize("garbage", [b"", b"\x80", b"\x80\x02c", b"\x80\x02}q\x00(X\x01",
+                                     b"\x80\x02X\x01\x00\x00\x00\xff."])  # the last: not UTF-8
+def test_unparseable_pickle_is_damaged_never_clean(garbage: bytes) -> None:
+    """A pickle pickletools cannot parse is damaged (CW402), not a refused import (CW403)."""
     with pytest.raises(WeightsError) as info:
         scan_pickle(garbage, WeightsLimits())
-    assert info.value.code == "CW403"
+    assert info.value.code == "CW402" and "not a complete pickle" in str(info.value)
+
+
+def test_missing_storage_record_is_damaged_not_refused(tmp_path: Path) -> None:
+    """torch.load fails on a storage record the zip lacks: a damaged file, not the weights_only wall."""
+    import torch
+
+    torch.save({"w": torch.zeros(2), "b": torch.ones(3)}, tmp_path / "full.pt")
+    with zipfile.ZipFile(tmp_path / "full.pt") as source, zipfile.ZipFile(tmp_path / "w.pt", "w") as target:
+        for member in source.infolist():
+            if member.filename != "full/data/1":
+                target.writestr(member, source.read(member))
+    error = refused(tmp_path / "w.pt", "pytorch")
+    assert error.code == "CW402" and "RuntimeError" in str(error), error
+
+
+def _explode(*args: object, **kwargs: object) -> NoReturn:
+    raise KeyError("a bug in cwcontrib")  # a type the readers expect from their libraries, raised elsewhere
+
+
+@pytest.mark.parametrize(("module", "name", "fmt"), [
+    (pytorch_reader, "_storage_members", "pytorch"),  # inside the zip phase
+    (pytorch_reader, "_allow", "pytorch"),  # inside the pickle scan
+    (pytorch_reader, "_refuse_hidden_data", "pytorch"),
+    (keras_h5_reader, "_check_dataset", "keras-h5"),  # inside the HDF5 walk
+])
+def test_cwcontrib_bug_in_a_reader_is_not_a_finding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    module: Any, name: str, fmt: str) -> None:
+    """Only failures raised by the reader's library become finding codes; cwcontrib's own propagate (CW001)."""
+    import torch
+
+    if fmt == "pytorch":
+        torch.save({"w": torch.zeros(2)}, tmp_path / "w.bin")
+    else:
+        (tmp_path / "w.bin").write_bytes((DEMO / "weights" / "t01-keras.weights.h5").read_bytes())
+    monkeypatch.setattr(module, name, _explode)
+    with pytest.raises(KeyError, match="a bug in cwcontrib"):
+        read_weights(tmp_path, "w.bin", fmt)
+
+
+def test_exception_outside_torch_during_load_is_not_a_finding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A RuntimeError that torch did not raise is not the file's, even where torch's would be."""
+    import torch
+
+    torch.save({"w": torch.zeros(2)}, tmp_path / "w.pt")
+    monkeypatch.setattr(torch, "load", lambda *a, **k: _explode())
+    with pytest.raises(KeyError):
+        read_weights(tmp_path, "w.pt", "pytorch")
+
+
+def test_damaged_hdf5_is_still_a_finding(tmp_path: Path) -> None:
+    raw = (DEMO / "weights" / "t01-keras.weights.h5").read_bytes()
+    (tmp_path / "w.weights.h5").write_bytes(raw[:2048] + bytes(len(raw) - 2048))
+    error = refused(tmp_path / "w.weights.h5", "keras-h5")
+    assert error.code == "CW402" and "cannot be read" in str(error), error
 
 
 def test_symlinked_weights_are_not_followed(tmp_path: Path) -> None:

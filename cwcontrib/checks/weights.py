@@ -56,6 +56,14 @@ def build_reference(model: Manifest, key: str) -> Reference:
     return Reference(key, framework, built, _expected_tensors(framework, built), fingerprint(built, shape, label=key))
 
 
+# The frameworks a reference model needs; only their absence is CW414.
+FRAMEWORK_MODULES = frozenset({"torch", "torchvision", "tensorflow", "keras"})
+
+
+def _framework_missing(exc: ImportError) -> bool:
+    return (exc.name or "").split(".")[0] in FRAMEWORK_MODULES
+
+
 @check("weights", "CW411", "CW412", "CW413", "CW414", "CW415")
 def reference_architectures_match_the_declaration(ctx: Context) -> Iterator[Finding]:
     from cwcontrib.architectures import ArchitectureError, compare
@@ -75,6 +83,8 @@ def reference_architectures_match_the_declaration(ctx: Context) -> Iterator[Find
             yield finding("CW412", f"{key}: {exc}", ctx.at("/architecture/name"))
             continue
         except ImportError as exc:
+            if not _framework_missing(exc):
+                raise  # cwcontrib's own import failed: an internal error (CW001), not the submission's
             yield finding("CW414", f"{key}: cannot build the reference model: {exc}", ctx.at(f"/frameworks/{key}"))
             continue
         ctx.references[key] = reference

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from cwcontrib.limits import GiB, MiB
@@ -31,3 +33,31 @@ class WeightsLimits:
 
 
 DEFAULT_WEIGHTS_LIMITS = WeightsLimits()
+
+
+def raised_within(exc: BaseException, libraries: tuple[str, ...]) -> bool:
+    """Whether `exc` was raised while one of `libraries` (top-level module names) was running: one of their
+    frames (Cython's included) is on its traceback. A library failing on a file's bytes is the file's problem;
+    an exception raised by cwcontrib's own code between library calls is cwcontrib's bug."""
+    prefixes = tuple(f"{library}." for library in libraries)
+    frame = exc.__traceback__
+    while frame is not None:
+        module = str(frame.tb_frame.f_globals.get("__name__", ""))
+        if module in libraries or module.startswith(prefixes):
+            return True
+        frame = frame.tb_next
+    return False
+
+
+@contextmanager
+def library_failures(code: str, what: str, libraries: tuple[str, ...],
+                     expected: tuple[type[Exception], ...]) -> Iterator[None]:
+    """Turn the failures a reader expects (these exception types, raised inside these libraries) into a
+    WeightsError with `code`; anything else propagates, to become CW001 naming the file, never the
+    contributor's fault."""
+    try:
+        yield
+    except expected as exc:
+        if isinstance(exc, WeightsError) or not raised_within(exc, libraries):
+            raise
+        raise WeightsError(code, f"{what}: {type(exc).__name__}: {exc}") from None

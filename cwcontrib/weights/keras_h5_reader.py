@@ -12,9 +12,12 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from cwcontrib.weights.base import WeightsError, WeightsLimits
+from cwcontrib.weights.base import WeightsError, WeightsLimits, library_failures
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+# The Python exceptions h5py translates libhdf5's errors into (h5py._errors): on a damaged file, only when
+# raised inside h5py.
+H5PY_ERRORS: tuple[type[Exception], ...] = (OSError, KeyError, ValueError, RuntimeError, TypeError, NotImplementedError)
 
 
 def _check_dataset(path: str, dataset: Any, limits: WeightsLimits) -> int:
@@ -76,14 +79,10 @@ def read_keras_h5(handle: BinaryIO, file_size: int, limits: WeightsLimits) -> di
     handle.seek(0)
     import h5py
 
-    try:
-        with h5py.File(handle, "r") as h5:
-            datasets = _walk(h5, limits)
-            total = sum(_check_dataset(path, ds, limits) for path, ds in datasets)
-            if total > limits.tensor_bytes:
-                raise WeightsError("CW406", f"datasets declare {total} bytes, over the limit of {limits.tensor_bytes}")
-            return {path: np.asarray(ds[()]).copy() for path, ds in datasets}
-    except WeightsError:
-        raise
-    except Exception as exc:  # libhdf5 errors on damaged files are failures, never "clean"
-        raise WeightsError("CW402", f"the HDF5 file cannot be read: {type(exc).__name__}: {exc}") from None
+    damaged = library_failures("CW402", "the HDF5 file cannot be read", ("h5py",), H5PY_ERRORS)
+    with damaged, h5py.File(handle, "r") as h5:
+        datasets = _walk(h5, limits)
+        total = sum(_check_dataset(path, ds, limits) for path, ds in datasets)
+        if total > limits.tensor_bytes:
+            raise WeightsError("CW406", f"datasets declare {total} bytes, over the limit of {limits.tensor_bytes}")
+        return {path: np.asarray(ds[()]).copy() for path, ds in datasets}

@@ -11,15 +11,26 @@ CVE-2026-24747).
 from __future__ import annotations
 
 import io
+import lzma
+import pickle
 import pickletools
 import zipfile
+import zlib
 from typing import Any, BinaryIO
 
 import numpy as np
 
-from cwcontrib.weights.base import WeightsError, WeightsLimits
+from cwcontrib.weights.base import WeightsError, WeightsLimits, library_failures, raised_within
 
 MINIMUM_TORCH = (2, 10)
+
+# What zipfile raises on a damaged or unsupported archive (bad records, CRCs, names, compression methods, and
+# its decompressors' errors); only when raised inside zipfile.
+ZIP_ERRORS: tuple[type[Exception], ...] = (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, NotImplementedError,
+                                           EOFError, OSError, zlib.error, lzma.LZMAError)
+# What torch.load's rebuilds raise on inconsistent records; only when raised inside torch.
+TORCH_LOAD_ERRORS: tuple[type[Exception], ...] = (RuntimeError, ValueError, TypeError, KeyError, IndexError,
+                                                  AttributeError, EOFError, OverflowError)
 
 _STORAGES = ("Double", "Float", "Half", "BFloat16", "Long", "Int", "Short", "Char", "Byte", "Bool")
 ALLOWED_GLOBALS = frozenset(
@@ -54,7 +65,8 @@ def scan_pickle(data: bytes, limits: WeightsLimits) -> None:
     recent: list[object] = []  # values pushed since the last opcode that was not a push or memo op
     memo: dict[int, object] = {}
     end = 0
-    try:
+    # pickletools raises ValueError (UnicodeDecodeError included) on bytes it cannot parse: a damaged pickle.
+    with library_failures("CW402", "data.pkl is not a complete pickle", ("pickletools",), (ValueError,)):
         for count, (op, arg, pos) in enumerate(pickletools.genops(data)):
             if count > limits.pickle_opcodes:
                 raise WeightsError("CW406", f"more than {limits.pickle_opcodes} pickle opcodes")
@@ -78,10 +90,6 @@ def scan_pickle(data: bytes, limits: WeightsLimits) -> None:
                 recent = []
             if name == "STOP" and pos is not None:  # genops stops after it; pos is known when reading bytes
                 end = pos + 1
-    except WeightsError:
-        raise
-    except Exception as exc:  # a pickle the scanner cannot parse is never clean
-        raise WeightsError("CW403", f"the pickle cannot be scanned: {exc}") from None
     if end != len(data):
         # The unpickler stops at the first STOP: whatever follows (another pickle, any data) rides along unseen.
         raise WeightsError("CW402", f"data.pkl has {len(data) - end} bytes after the end of its pickle")
@@ -140,27 +148,43 @@ def read_pytorch(handle: BinaryIO, file_size: int, limits: WeightsLimits) -> dic
             raise WeightsError("CW401", "this is a legacy (pre-1.6) torch pickle, not a zip checkpoint; "
                                         "re-save with torch.save or, better, export safetensors")
         raise WeightsError("CW401", "not a torch zip checkpoint (no zip signature)")
-    try:
+    with library_failures("CW402", "the zip container is damaged", ("zipfile",), ZIP_ERRORS):
         archive = zipfile.ZipFile(io.BytesIO(raw))
         pickled, storages = _data_pickle(archive, limits)
-        scan_pickle(pickled, limits)
-    except WeightsError:
-        raise
-    except Exception as exc:  # zipfile raises BadZipFile, ValueError, UnicodeDecodeError, NotImplementedError…
-        raise WeightsError("CW402", f"the zip container is damaged: {type(exc).__name__}: {exc}") from None
+    scan_pickle(pickled, limits)
     import torch
 
     if not torch_version_ok(torch.__version__):
         raise WeightsError("CW414", f"torch {torch.__version__} is installed; loading submitted checkpoints needs "
                                     f"torch >= {'.'.join(map(str, MINIMUM_TORCH))}")
-    try:
-        state = torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
-    except Exception as exc:  # the second wall refused it, or the file is damaged
-        raise WeightsError("CW403", f"torch.load(weights_only=True) refused the file: {exc}") from None
+    state = _torch_load(raw)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise WeightsError("CW402", "the checkpoint is not a flat state dict of tensors")
     _refuse_hidden_data(list(state.values()), storages)
     return {str(k): _numpy(v) for k, v in state.items()}
+
+
+def _torch_load(raw: bytes) -> Any:
+    """The second wall. Its refusals are UnpicklingErrors (CW403); a pickle that passed both allowlists can
+    still make torch's rebuild functions fail on inconsistent records (missing storages, offsets beyond a
+    storage, wrong argument counts): the file is damaged (CW402)."""
+    import torch
+
+    try:
+        with library_failures("CW402", "torch.load cannot rebuild the tensors", ("torch",), TORCH_LOAD_ERRORS):
+            return torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError as exc:
+        if not raised_within(exc, ("torch",)):
+            raise
+        raise WeightsError("CW403", f"torch.load(weights_only=True) refused the file: {_wall_reason(exc)}") from None
+
+
+def _wall_reason(exc: Exception) -> str:
+    """The reason in torch's weights_only message, without its advice to retry with weights_only=False."""
+    message = str(exc)
+    _, found, rest = message.partition("WeightsUnpickler error:")
+    reason = rest.split("Check the documentation")[0] if found else message
+    return " ".join(reason.split())
 
 
 def _refuse_hidden_data(tensors: list[Any], storages: int) -> None:
