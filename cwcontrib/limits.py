@@ -25,6 +25,8 @@ class Limits:
     table_columns: int = 512
     cell_chars: int = 4_096
     findings_per_code: int = 200
+    # Declared text files (code, notes, JSON/YAML configs) are read whole to look for credentials.
+    secret_scan_bytes: int = 16 * MiB
     # Reference models are built at the declared input shape; 320x320 covers 224 and 299 (ImageNet-style).
     reference_pixels: int = 320 * 320
 
