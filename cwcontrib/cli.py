@@ -118,7 +118,7 @@ def cmd_codes(args: argparse.Namespace) -> int:
 def cmd_schema(args: argparse.Namespace) -> int:
     from cwcontrib.schema import render_schema
 
-    sys.stdout.write(render_schema())
+    sys.stdout.write(render_schema(args.schema_version))
     return EXIT_OK
 
 
@@ -205,7 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     codes.add_argument("--markdown", action="store_true", help="print docs/findings.md")
     codes.set_defaults(func=cmd_codes)
 
+    from cwcontrib.models import SCHEMA_VERSION, SUPPORTED_SCHEMA_VERSIONS
+
     schema = commands.add_parser("schema", help="print the submission JSON Schema")
+    schema.add_argument("schema_version", nargs="?", default=SCHEMA_VERSION, choices=SUPPORTED_SCHEMA_VERSIONS,
+                        help=f"which version (default: the newest, {SCHEMA_VERSION})")
     schema.set_defaults(func=cmd_schema)
 
     artifacts = commands.add_parser("artifacts", help="print `artifacts` entries for the files of a folder")

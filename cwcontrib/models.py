@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
 
-SCHEMA_VERSION = "1.0"
-SUPPORTED_SCHEMA_VERSIONS = (SCHEMA_VERSION,)
+SUPPORTED_SCHEMA_VERSIONS = ("1.0", "1.1")  # oldest first; each keeps its published schema and its meaning
+SCHEMA_VERSION = SUPPORTED_SCHEMA_VERSIONS[-1]
 
 Slug = Annotated[
     str,
@@ -103,6 +103,14 @@ class FrameworkName(StrEnum):
     MINDSPORE = "mindspore"
 
 
+class Hardware(Strict):
+    accelerator: ShortText = Field(description="Accelerator model, or 'cpu'.")
+    accelerator_count: Annotated[int, Field(ge=0)] = 0
+    driver: ShortText | None = None
+    cpu: ShortText | None = None
+    host: ShortText | None = None
+
+
 class Framework(Strict):
     """One framework as a run used it. `keras_version` is for TensorFlow runs written with Keras."""
 
@@ -112,6 +120,9 @@ class Framework(Strict):
     python: Version | None = None
     cuda: Version | None = Field(None, description="CUDA version used, or null for CPU-only runs.")
     cudnn: Version | None = Field(None, description="cuDNN version used, or null for CPU-only runs.")
+    hardware: Hardware | None = Field(
+        None, description="Since schema 1.1: the hardware this framework key's runs used, replacing the "
+                          "submission's `hardware` as a whole (not merged with it).")
 
 
 class Layout(StrEnum):
@@ -159,14 +170,6 @@ class Dataset(Strict):
     test_size: Annotated[int, Field(ge=1)] = Field(description="N, the number of examples accuracy is measured on.")
     preprocessing: Preprocessing = Preprocessing()
     label_names: list[ShortText] | None = Field(None, description="Class names in class-index order.")
-
-
-class Hardware(Strict):
-    accelerator: ShortText = Field(description="Accelerator model, or 'cpu'.")
-    accelerator_count: Annotated[int, Field(ge=0)] = 0
-    driver: ShortText | None = None
-    cpu: ShortText | None = None
-    host: ShortText | None = None
 
 
 class Optimizer(Strict):
@@ -315,7 +318,7 @@ class Manifest(Strict):
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="CrossedWires submission")
 
-    schema_version: Literal["1.0"]
+    schema_version: Literal["1.0", "1.1"]
     submission: SubmissionInfo
     frameworks: Annotated[dict[Slug, Framework], Field(min_length=1)]
     architecture: Architecture
@@ -328,6 +331,37 @@ class Manifest(Strict):
     trials_table: TrialsTable | None = None
     artifacts: list[Artifact] = []
     code: Code | None = None
+
+    @model_validator(mode="after")
+    def _fields_exist_in_its_version(self) -> Self:
+        if self.schema_version == "1.0":
+            for key, framework in self.frameworks.items():
+                if framework.hardware is not None:
+                    raise ValueError(f"frameworks.{key}.hardware needs schema_version 1.1")
+        return self
+
+    def hardware_of(self, framework_key: str) -> Hardware:
+        """The hardware the runs of `framework_key` used: the framework's own (schema 1.1), else the default."""
+        return self.frameworks[framework_key].hardware or self.hardware
+
+
+def _without(model: type[BaseModel], *names: str) -> type[BaseModel]:
+    """A copy of `model` without the fields `names`, for the schema of a version that did not have them."""
+    fields: dict[str, Any] = {n: (info.annotation, info) for n, info in model.model_fields.items() if n not in names}
+    return create_model(model.__name__, __base__=Strict, __doc__=model.__doc__, **fields)
+
+
+def _manifest_schema_model(version: str) -> type[BaseModel]:
+    """The model a version's published JSON Schema is generated from: `Manifest` as that version has it, with
+    `schema_version` fixed to it. `Manifest` itself reads every supported version."""
+    fields: dict[str, Any] = {"schema_version": (Literal[version], ...)}
+    if version == "1.0":
+        framework = _without(Framework, "hardware")
+        fields["frameworks"] = (Annotated[dict[Slug, framework], Field(min_length=1)], ...)  # type: ignore[valid-type]
+    return create_model("Manifest", __base__=Manifest, __doc__=Manifest.__doc__, **fields)
+
+
+MANIFEST_SCHEMA_MODELS: dict[str, type[BaseModel]] = {v: _manifest_schema_model(v) for v in SUPPORTED_SCHEMA_VERSIONS}
 
 
 EXTENSIONS: dict[ArtifactFormat, tuple[str, ...]] = {

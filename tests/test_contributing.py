@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import jsonschema
 import yaml
@@ -17,21 +18,31 @@ from tests.conftest import DEMO, REPO
 GUIDE = (REPO / "CONTRIBUTING.md").read_text(encoding="utf-8")
 
 
-def yaml_blocks() -> list[str]:
-    return re.findall(r"```yaml\n(.*?)```", GUIDE, re.S)
+def yaml_block(starting_with: str) -> dict[str, Any]:
+    [block] = [b for b in re.findall(r"```yaml\n(.*?)```", GUIDE, re.S) if b.startswith(starting_with)]
+    data: dict[str, Any] = yaml.safe_load(block)
+    return data
 
 
 def test_trial_example_validates_inside_the_demo_manifest() -> None:
     demo = load_manifest(DEMO, Limits()).data
-    example = yaml.safe_load(yaml_blocks()[0])
-    demo["trials"] = example["trials"]
-    jsonschema.Draft202012Validator(generate_schema()).validate(demo)
+    demo["trials"] = yaml_block("trials:")["trials"]
+    jsonschema.Draft202012Validator(generate_schema(demo["schema_version"])).validate(demo)
 
 
 def test_trials_table_example_validates() -> None:
     demo = load_manifest(DEMO, Limits()).data
-    demo.update(yaml.safe_load(yaml_blocks()[1]))
-    jsonschema.Draft202012Validator(generate_schema()).validate(demo)
+    demo.update(yaml_block("trials_table:"))
+    jsonschema.Draft202012Validator(generate_schema(demo["schema_version"])).validate(demo)
+
+
+def test_hardware_example_validates_as_schema_1_1_only() -> None:
+    demo = load_manifest(DEMO, Limits()).data
+    demo.update(yaml_block("schema_version:"))
+    jsonschema.Draft202012Validator(generate_schema("1.1")).validate(demo)
+    assert not jsonschema.Draft202012Validator(generate_schema("1.0")).is_valid({**demo, "schema_version": "1.0"})
+    keys = demo["frameworks"]
+    assert keys["pytorch-a100"]["name"] == keys["pytorch-v100"]["name"] and "hardware" not in keys["keras"]
 
 
 def test_table_header_uses_known_column_shapes() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import jsonschema
@@ -13,16 +13,17 @@ from cwcontrib.checks.base import Context, check
 from cwcontrib.codes import finding
 from cwcontrib.findings import Finding
 from cwcontrib.manifest import join_pointer, load_manifest
-from cwcontrib.models import SUPPORTED_SCHEMA_VERSIONS, Manifest
+from cwcontrib.models import SCHEMA_VERSION, SUPPORTED_SCHEMA_VERSIONS, Manifest
 from cwcontrib.schema import generate_schema
 
 
-@lru_cache(maxsize=1)
-def _schema_validator() -> jsonschema.Draft202012Validator:
+@cache
+def _schema_validator(version: str = SCHEMA_VERSION) -> jsonschema.Draft202012Validator:
+    """The validator of one schema version's published JSON Schema."""
     # Draft 2020-12 makes `format` an annotation unless the validator asserts it: assert every format this
     # jsonschema can check (the schema's patterns already imply the formats it uses).
     cls = jsonschema.Draft202012Validator
-    return cls(generate_schema(), format_checker=cls.FORMAT_CHECKER)
+    return cls(generate_schema(version), format_checker=cls.FORMAT_CHECKER)
 
 
 def pointer_of(path: Iterable[Any]) -> str:
@@ -85,7 +86,9 @@ def manifest_follows_schema(ctx: Context) -> Iterator[Finding]:
                                f"(supported: {', '.join(SUPPORTED_SCHEMA_VERSIONS)})",
                       ctx.at("/schema_version"))
         return
-    errors = sorted(_schema_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    # Each version against its own schema; without `schema_version`, the newest says it is required.
+    validator = _schema_validator(version if version in SUPPORTED_SCHEMA_VERSIONS else SCHEMA_VERSION)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     found = [f for error in errors for f in _schema_error_findings(ctx, error)]
     if found:
         yield from found
