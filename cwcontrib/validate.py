@@ -93,12 +93,48 @@ def _run_stage(ctx: Context, stage: str) -> list[Finding]:
     return found
 
 
-def _skipped(ctx: Context, stage: str) -> bool:
-    if stage == "manifest":
-        return False
-    if ctx.model is None:
-        return True
-    return stage == "evaluation" and not ctx.options.reeval
+_NO_SUBMISSION = "the manifest could not be read as a submission (see the manifest findings)"
+
+
+def _skipped(ctx: Context, stage: str) -> str | None:
+    """Why a stage cannot run at all, or None. `--no-reeval` is not such a reason: the evaluation stage still
+    checks that the submission could be re-evaluated, and only the re-evaluation itself is left out."""
+    if stage == "manifest" or ctx.model is not None:
+        return None
+    return _NO_SUBMISSION
+
+
+def _evaluated_nothing(ctx: Context) -> str | None:
+    """Why the evaluation stage evaluated no run, or None when it evaluated at least one."""
+    section = ctx.results.get("evaluation")
+    if section is None:
+        return "no run could be re-evaluated"
+    if section.get("runs"):
+        return None
+    return str(section.get("reason") or "no run could be re-evaluated")
+
+
+def _status(ctx: Context, stage: str, found: list[Finding]) -> tuple[str, str | None]:
+    """A stage passed only when it did its work: the evaluation stage never passes with nothing evaluated."""
+    if any(f.severity is Severity.ERROR for f in found):
+        return "failed", None
+    reason = _evaluated_nothing(ctx) if stage == "evaluation" else None
+    return ("skipped", reason) if reason else ("passed", None)
+
+
+def _unexplained(ctx: Context, stage: str, found: list[Finding]) -> list[Finding]:
+    """Fail closed: when a stage leaves nothing for the later ones (no submission model) and none of its checks
+    reported an error saying why, the pipeline adds one: "valid" requires that every stage ran."""
+    if ctx.model is not None or any(f.severity is Severity.ERROR for f in found):
+        return []
+    if ctx.manifest is not None and ctx.manifest.data is None:
+        from cwcontrib.schema import generate_schema
+
+        required = ", ".join(generate_schema().get("required", []))
+        return [finding("CW110", f"the manifest holds no data (it is empty or only comments); a submission is a "
+                                 f"mapping with at least {required}", Location(ctx.manifest.file, 1, pointer=""))]
+    return [finding("CW001", f"the {stage} stage left no submission to check and no check said why",
+                    Location(ctx.manifest_file))]
 
 
 # Caches frameworks create on first use (torch's inductor cache appears in $TMPDIR when the fingerprint
@@ -145,26 +181,27 @@ def _validate(root: Path, limits: Limits, progress: ProgressSink | None, options
     ctx = Context(root=root, limits=limits, progress=progress or ProgressSink(), options=options or Options())
     findings: list[Finding] = []
     stages: dict[str, str] = {}
+    skipped: dict[str, str] = {}  # stage -> why it did not run, or why it evaluated nothing
     for stage in STAGES:
-        if _skipped(ctx, stage):
-            stages[stage] = "skipped"
-            continue
-        found = _run_stage(ctx, stage)
-        findings.extend(found)
-        if any(f.severity is Severity.ERROR for f in found):
-            stages[stage] = "failed"
-        elif stage == "evaluation" and "evaluation" not in ctx.results and not found:
-            stages[stage] = "skipped"  # no run had weights that loaded, so nothing was evaluated
+        reason = _skipped(ctx, stage)
+        if reason is None:
+            found = _run_stage(ctx, stage)
+            found += _unexplained(ctx, stage, found) if stage == "manifest" else []
+            findings.extend(found)
+            stages[stage], reason = _status(ctx, stage, found)
         else:
-            stages[stage] = "passed"
+            stages[stage] = "skipped"
+        if reason is not None:
+            skipped[stage] = reason
     name = ctx.model.submission.id if ctx.model else root.resolve().name
     ordered = _cap_per_code(sorted_findings(findings), limits.findings_per_code)
+    sections = dict(ctx.results, skipped_stages=skipped) if skipped else ctx.results
     report = Report(
         submission=name,
         findings=ordered,
         stages=stages,
         trials=len(ctx.trials),
         runs=sum(len(t.runs) for t in ctx.trials),
-        extra=dict(sorted(ctx.results.items())),
+        extra=dict(sorted(sections.items())),
     )
     return Validation(report=report, context=ctx)

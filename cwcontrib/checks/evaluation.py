@@ -16,7 +16,7 @@ import os
 import random
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -125,22 +125,112 @@ def _pair_result(trial: ResolvedTrial, labels: np.ndarray, evaluated: dict[str, 
     }
 
 
+@check("evaluation", "CW503")
+def runs_have_weights(ctx: Context) -> Iterator[Finding]:
+    """A run without weights can never be verified: say so, and what it means for the catalog."""
+    bare = [(t.id, key, run) for t in ctx.trials for key, run in sorted(t.runs.items()) if run.run.weights is None]
+    if ctx.model is None or not bare:
+        return
+    total = sum(len(t.runs) for t in ctx.trials)
+    if len(bare) == total:
+        message = (f"no run has weights ({total} runs): nothing can be re-evaluated, and the whole submission "
+                   "enters the catalog as `results-only` (accuracies as claimed, never verified)")
+    else:
+        named = ", ".join(f"{trial}/{key}" for trial, key, _ in bare[:5]) + (", ..." if len(bare) > 5 else "")
+        message = (f"{len(bare)} of {total} runs have no weights ({named}): they cannot be re-evaluated and "
+                   "enter the catalog as `results-only` (accuracies as claimed, never verified)")
+    yield finding("CW503", message, bare[0][2].at("weights"))
+
+
+# Why a run is absent from re-evaluation (docs/report.md lists them); the first that applies is given.
+NO_WEIGHTS, NO_REFERENCE, WEIGHTS_REJECTED = "no-weights", "no-reference-model", "weights-rejected"
+REEVAL_OFF, DATASET_UNAVAILABLE, NOT_SAMPLED, FAILED = ("reeval-off", "dataset-unavailable", "not-sampled",
+                                                        "evaluation-failed")
+
+
+def _unevaluable(ctx: Context, trial: ResolvedTrial, key: str) -> str | None:
+    """Why stage 4 left this run nothing to evaluate, or None when its weights loaded strictly."""
+    if trial.runs[key].run.weights is None:
+        return NO_WEIGHTS
+    if key not in ctx.references:
+        return NO_REFERENCE  # the framework is missing or the architecture has no builder: stage 4 said which
+    if (trial.id, key) not in ctx.weights_ok:
+        return WEIGHTS_REJECTED
+    return None
+
+
+@dataclass
+class _Plan:
+    """Which runs re-evaluation will look at, and why each other run is left out."""
+
+    digest: str
+    pool: list[ResolvedTrial]  # trials with at least one evaluable run
+    chosen: list[ResolvedTrial] = field(default_factory=list)
+    absent: dict[tuple[str, str], str] = field(default_factory=dict)  # (trial, framework) -> reason
+
+    def evaluable(self, trial: ResolvedTrial) -> list[str]:
+        return [key for key in sorted(trial.runs) if (trial.id, key) not in self.absent]
+
+    def leave_out(self, trials: list[ResolvedTrial], reason: str) -> None:
+        for trial in trials:
+            for key in self.evaluable(trial):
+                self.absent[(trial.id, key)] = reason
+
+    def not_evaluated(self) -> list[dict[str, str]]:
+        return [{"trial": trial, "framework": key, "reason": reason}
+                for (trial, key), reason in sorted(self.absent.items())]
+
+
+def _plan(ctx: Context) -> _Plan:
+    plan = _Plan(digest=content_digest(ctx), pool=[])
+    for trial in ctx.trials:
+        for key in sorted(trial.runs):
+            reason = _unevaluable(ctx, trial, key)
+            if reason is not None:
+                plan.absent[(trial.id, key)] = reason
+        if plan.evaluable(trial):
+            plan.pool.append(trial)
+    return plan
+
+
+def _section(plan: _Plan, reason: str | None = None, **parts: Any) -> dict[str, Any]:
+    section = {"content_digest": plan.digest, **parts, "not_evaluated": plan.not_evaluated()}
+    if reason is not None:
+        section["reason"] = reason
+    return section
+
+
 @check("evaluation", "CW500", "CW501", "CW502")
 def claims_reproduce(ctx: Context) -> Iterator[Finding]:
     from cwcontrib.datasets import DatasetError, load_test_split, preprocess
 
     model = ctx.model
-    if model is None or not ctx.options.reeval or not ctx.weights_ok:
+    if model is None:
         return
-    digest = content_digest(ctx)
+    plan = _plan(ctx)
+    if not ctx.options.reeval:
+        plan.leave_out(plan.pool, REEVAL_OFF)
+        ctx.results["evaluation"] = _section(plan, "--no-reeval: re-evaluation was switched off")
+        return
+    if not plan.pool:
+        ctx.results["evaluation"] = _section(plan, "no run has weights that loaded strictly in stage 4")
+        return
     seed = resolve_seed(ctx.options)
-    pool = [t for t in ctx.trials if any((t.id, k) in ctx.weights_ok for k in t.runs)]
-    chosen = pool if ctx.options.all_trials else sample_trials(pool, ctx.options.sample, seed.mixed_with(digest))
+    if ctx.options.all_trials:
+        plan.chosen = list(plan.pool)
+    else:
+        plan.chosen = sample_trials(plan.pool, ctx.options.sample, seed.mixed_with(plan.digest))
+    chosen_ids = {t.id for t in plan.chosen}
+    plan.leave_out([t for t in plan.pool if t.id not in chosen_ids], NOT_SAMPLED)
+    sample = {"trials": [t.id for t in plan.chosen], "of": len(plan.pool), "all": ctx.options.all_trials}
     dataset = model.dataset
     try:
         split = load_test_split(dataset.name, ctx.options.data_dir)
     except DatasetError as exc:
-        yield finding("CW501", str(exc), ctx.at("/dataset/name"))
+        yield finding("CW501", f"dataset {dataset.name}: {exc.portable}", ctx.at("/dataset/name"))
+        plan.leave_out(plan.chosen, DATASET_UNAVAILABLE)
+        ctx.results["evaluation"] = _section(plan, f"the {dataset.name} test split is unavailable (CW501)",
+                                             seed=seed.as_dict(plan.digest), sample=sample)
         return
     x = preprocess(split, dataset.preprocessing.rescale, dataset.preprocessing.mean, dataset.preprocessing.std)
     device = resolve_device(ctx.options.device)
@@ -149,20 +239,21 @@ def claims_reproduce(ctx: Context) -> Iterator[Finding]:
     formats = {a.path: a.format.value for a in model.artifacts if a.path}
     evaluations: list[dict[str, Any]] = []
     pairs: list[dict[str, Any]] = []
-    ctx.progress.start("re-evaluating", sum(len(t.runs) for t in chosen))
+    ctx.progress.start("re-evaluating", sum(len(plan.evaluable(t)) for t in plan.chosen))
     try:
-        for trial in chosen:
+        for trial in plan.chosen:
             evaluated: dict[str, Evaluation] = {}
-            for key, run in sorted(trial.runs.items()):
+            for key in plan.evaluable(trial):
+                run = trial.runs[key]
                 ctx.progress.advance(1)
-                if (trial.id, key) not in ctx.weights_ok or run.run.weights is None:
-                    continue
+                assert run.run.weights is not None  # runs without weights are absent from the plan
                 framework = ctx.references[key].framework
                 used = device if framework == "pytorch" else "cpu"
                 ctx.looking_at = run.run.weights
                 try:
                     predictions = _predict(ctx, key, run.run.weights, formats[run.run.weights], x, used)
                 except Exception as exc:  # the framework rejected the model or input: not verifiable
+                    plan.absent[(trial.id, key)] = FAILED
                     yield finding("CW502", f"{run.run.weights}: {type(exc).__name__}: {exc}", run.at("weights"))
                     continue
                 result = Evaluation(
@@ -182,12 +273,12 @@ def claims_reproduce(ctx: Context) -> Iterator[Finding]:
                 pairs.append(_pair_result(trial, split.labels, evaluated))
     finally:
         ctx.progress.finish()
-    ctx.results["evaluation"] = {
-        "content_digest": digest,
-        "seed": seed.as_dict(digest),
-        "dataset": {"name": split.name, "sha256": split.sha256, "n": n},
-        "sample": {"trials": [t.id for t in chosen], "of": len(pool), "all": ctx.options.all_trials},
-        "tolerance": {"examples": allowed, "rule": "Poisson(max(1, N*1e-3)) 99.9% quantile; docs/reevaluation.md"},
-        "runs": evaluations,
-        "pairs": pairs,
-    }
+    ctx.results["evaluation"] = _section(
+        plan, None if evaluations else "no run could be evaluated (CW502)",
+        seed=seed.as_dict(plan.digest),
+        dataset={"name": split.name, "sha256": split.sha256, "n": n},
+        sample=sample,
+        tolerance={"examples": allowed, "rule": "Poisson(max(1, N*1e-3)) 99.9% quantile; docs/reevaluation.md"},
+        runs=evaluations,
+        pairs=pairs,
+    )

@@ -44,14 +44,32 @@ def load_test_split(name: str, data_dir: Path | None = None, *, verify: bool = T
     if name == "sklearn-digits":
         return _load_digits(verify)
     root = resolve_data_dir(data_dir)
-    if name == "cifar10":
-        return _load_cifar10(root, verify)
-    return _load_idx_split(name, root, verify)
+    try:
+        if name == "cifar10":
+            return _load_cifar10(root, verify)
+        return _load_idx_split(name, root, verify)
+    except DatasetError as exc:
+        raise DatasetError(str(exc), portable=_portable(str(exc), root, name)) from None
+
+
+DATA_DIR_LABEL = "<data-dir>"
+DATA_DIR_SOURCES = f"{DATA_DIR_LABEL} is --data-dir, else ${DATA_ENV_VAR}, else {DEFAULT_DATA_DIR}"
+
+
+def _portable(message: str, root: Path, name: str) -> str:
+    """The message with the data directory named by where it is set, not by where it is on this machine.
+    Loaders name files as root / name / ..., so replacing that prefix covers every path they mention."""
+    text = message.replace(str(root / name), f"{DATA_DIR_LABEL}/{name}")
+    if len(str(root)) > 1:  # never replace a bare "/" (the root directory as data directory)
+        text = text.replace(str(root), DATA_DIR_LABEL)
+    return f"{text} ({DATA_DIR_SOURCES})" if DATA_DIR_LABEL in text else text
 
 
 __all__ = [
     "CIFAR_RECORD_BYTES",
     "CIFAR_TEST_BATCH_BYTES",
+    "DATA_DIR_LABEL",
+    "DATA_DIR_SOURCES",
     "DATA_ENV_VAR",
     "DEFAULT_DATA_DIR",
     "DIGITS_TEST_SHA256",
