@@ -6,11 +6,12 @@ FIFOs (opened non-blocking, so a FIFO can never hang the validator), no devices,
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import unicodedata
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import BinaryIO
 
 from cwcontrib.limits import Limits
@@ -56,33 +57,67 @@ def name_problem(name: str) -> str | None:
     return None
 
 
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+# Each folder is opened relative to its parent's descriptor and never through a link: the open itself is the
+# check, so nothing can be swapped between a check and a use (no lstat-then-open race).
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC
+# Non-blocking, so that opening a FIFO can never hang the validator.
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC
+
+
+def _refusal(parent: int, name: str, what: str, exc: OSError) -> UnsafeFile:
+    """Why `name` (in the folder `parent`) could not be opened without following a link, as a finding."""
+    if isinstance(exc, FileNotFoundError):
+        return UnsafeFile("CW203", f"{what} {name!r} does not exist")
+    try:  # only names a refusal that already happened (Linux says ENOTDIR for a link to a folder): no race
+        mode = os.lstat(name, dir_fd=parent).st_mode
+    except OSError:
+        mode = 0
+    if exc.errno == errno.ELOOP or stat.S_ISLNK(mode):
+        return UnsafeFile("CW201", f"{what} {name!r} is a symbolic link")
+    if what == "folder" and mode and not stat.S_ISDIR(mode):
+        return UnsafeFile("CW202", f"{name!r} on the path is not a folder")
+    return UnsafeFile("CW202", f"{what} {name!r} cannot be opened: {exc.strerror}")
+
+
+def open_folder_confined(root: Path, folders: list[str]) -> int:
+    """A descriptor of `root/folders...`, each folder opened from its parent's descriptor with O_NOFOLLOW.
+
+    `root` itself is the operator's choice and may be reached through links; nothing below it is. The
+    caller closes the descriptor.
+    """
+    try:
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
+    except OSError as exc:
+        raise UnsafeFile("CW203", f"the submission folder cannot be opened: {exc.strerror}") from None
+    try:
+        for part in folders:
+            try:
+                child = os.open(part, _FOLDER_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                raise _refusal(fd, part, "folder", exc) from None
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def open_confined(root: Path, rel: str) -> BinaryIO:
     """Open `root/rel` for reading, refusing links, special files and anything outside `root`."""
     problem = path_problem(rel)
     if problem:
         raise UnsafeFile("CW200", problem)
-    current = root
-    for part in PurePosixPath(rel).parts[:-1]:
-        current = current / part
-        try:
-            st = os.lstat(current)
-        except FileNotFoundError:
-            raise UnsafeFile("CW203", f"folder {part!r} does not exist") from None
-        if stat.S_ISLNK(st.st_mode):
-            raise UnsafeFile("CW201", f"folder {part!r} on the path is a symbolic link")
-        if not stat.S_ISDIR(st.st_mode):
-            raise UnsafeFile("CW202", f"{part!r} on the path is not a folder")
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    *folders, name = rel.split("/")
+    folder = open_folder_confined(root, folders)
     try:
-        fd = os.open(root / rel, flags)
-    except FileNotFoundError:
-        raise UnsafeFile("CW203", "the file does not exist") from None
+        fd = os.open(name, _FILE_FLAGS, dir_fd=folder)
     except OSError as exc:
-        if os.path.islink(root / rel):
-            raise UnsafeFile("CW201", "the file is a symbolic link") from None
-        raise UnsafeFile("CW202", f"the file cannot be opened: {exc.strerror}") from None
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
+        raise _refusal(folder, name, "file", exc) from None
+    finally:
+        os.close(folder)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise UnsafeFile("CW202", "the path is not a regular file")
     return os.fdopen(fd, "rb")
@@ -127,21 +162,38 @@ def _kind(mode: int) -> str:
     return "special"
 
 
+def _list_folder(root: Path, parts: list[str]) -> list[tuple[str, os.stat_result]]:
+    """Names and link-free stats of one folder's children, the folder reached as `open_confined` reaches files
+    (raises UnsafeFile or OSError)."""
+    fd = open_folder_confined(root, parts)
+    try:
+        with os.scandir(fd) as children:  # stats are taken relative to `fd`: it stays open until they are
+            return sorted((child.name, child.stat(follow_symlinks=False)) for child in children)
+    finally:
+        os.close(fd)
+
+
 def scan_tree(root: Path, limits: Limits) -> TreeIndex:
-    """Walk `root` iteratively without following links, within the file-count and depth limits."""
+    """Walk `root` iteratively without following links, within the file-count and depth limits.
+
+    Each folder is listed through a descriptor opened folder by folder with O_NOFOLLOW: a folder swapped for
+    a link after its parent was listed stops the walk instead of leading it outside.
+    """
     index = TreeIndex(entries={})
-    pending: list[tuple[Path, str, int]] = [(root, "", 0)]
+    pending: list[tuple[list[str], int]] = [([], 0)]
     while pending:
-        folder, prefix, depth = pending.pop()
+        parts, depth = pending.pop()
+        prefix = "".join(f"{part}/" for part in parts)
         try:
-            with os.scandir(folder) as it:
-                children = sorted(it, key=lambda d: d.name)
+            children = _list_folder(root, parts)
+        except UnsafeFile as exc:
+            index.truncated = f"folder {prefix or '.'!r} cannot be listed: {exc}"
+            continue
         except OSError as exc:
             index.truncated = f"folder {prefix or '.'!r} cannot be listed: {exc.strerror}"
             continue
-        for child in children:
-            rel = f"{prefix}{child.name}"
-            st = child.stat(follow_symlinks=False)
+        for name, st in children:
+            rel = f"{prefix}{name}"
             entry = Entry(rel=rel, kind=_kind(st.st_mode), size=st.st_size, nlink=st.st_nlink)
             index.entries[rel] = entry
             if len(index.entries) > limits.files:
@@ -151,5 +203,5 @@ def scan_tree(root: Path, limits: Limits) -> TreeIndex:
                 if depth + 1 >= limits.tree_depth:
                     index.truncated = f"folders nested deeper than {limits.tree_depth} levels at {rel!r}"
                     continue
-                pending.append((Path(child.path), rel + "/", depth + 1))
+                pending.append(([*parts, name], depth + 1))
     return index
