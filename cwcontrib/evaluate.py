@@ -18,8 +18,28 @@ from typing import Any
 
 import numpy as np
 
-HARNESS_VERSION = "1"
+HARNESS_VERSION = "2"  # 2: predictions stored in the smallest unsigned dtype that holds every class index
 BATCH_SIZE = 1000
+_PREDICTION_DTYPES = ("<u1", "<u2", "<u4")
+
+
+class EvaluationError(Exception):
+    """The framework refused the model or the input: the run cannot be verified (CW502). Any other exception
+    raised while evaluating is cwcontrib's own failure (CW001), never blamed on the submission."""
+
+
+def prediction_dtype(num_classes: int) -> np.dtype[Any]:
+    """The smallest little-endian unsigned dtype that holds class indices 0..num_classes-1 without wrapping
+    (uint8 would turn class 259 into 3, which may count as correct)."""
+    for name in _PREDICTION_DTYPES:
+        dtype = np.dtype(name)
+        if num_classes - 1 <= np.iinfo(dtype).max:
+            return dtype
+    raise EvaluationError(f"{num_classes} classes: more than a uint32 class index holds")
+
+
+def _as_predictions(classes: np.ndarray, num_classes: int) -> np.ndarray:
+    return np.ascontiguousarray(classes, dtype=prediction_dtype(num_classes))
 
 
 def harness_identity(framework: str) -> dict[str, str]:
@@ -48,7 +68,10 @@ def load_torch_state(model: Any, tensors: dict[str, np.ndarray]) -> None:
     import torch
 
     state = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()}
-    model.load_state_dict(state, strict=True, assign=True)
+    try:
+        model.load_state_dict(state, strict=True, assign=True)
+    except (RuntimeError, ValueError) as exc:  # what torch raises for keys or shapes the model refuses
+        raise EvaluationError(f"torch refused the weights: {exc}") from exc
 
 
 def write_clean_h5(tensors: dict[str, np.ndarray], path: Path) -> None:
@@ -64,7 +87,10 @@ def load_keras_weights(model: Any, tensors: dict[str, np.ndarray]) -> None:
     with tempfile.TemporaryDirectory(prefix="cwcontrib-") as private:
         clean = Path(private) / "clean.weights.h5"
         write_clean_h5(tensors, clean)
-        model.load_weights(clean)
+        try:
+            model.load_weights(clean)
+        except ValueError as exc:  # what Keras raises for variables the model refuses
+            raise EvaluationError(f"Keras refused the weights: {exc}") from exc
 
 
 def keras_reference_tensors(model: Any) -> dict[str, np.ndarray]:
@@ -81,19 +107,32 @@ def predict_torch(model: Any, x_nhwc: np.ndarray, device: str) -> np.ndarray:
     import torch
 
     model.eval().to(device)
-    predictions = []
+    predictions, width = [], 0
     with torch.inference_mode():
         x = torch.from_numpy(x_nhwc).to(device).permute(0, 3, 1, 2).contiguous()  # NHWC -> NCHW
         for start in range(0, x.shape[0], BATCH_SIZE):
-            predictions.append(model(x[start:start + BATCH_SIZE]).argmax(dim=1))
-        result = torch.cat(predictions).to("cpu", torch.uint8)
-    return np.asarray(result.numpy(), dtype=np.uint8)
+            try:
+                logits = model(x[start:start + BATCH_SIZE])
+            except (RuntimeError, ValueError) as exc:  # torch's errors for an input the model refuses, and OOM
+                raise EvaluationError(f"the model refused the input: {exc}") from exc
+            width = int(logits.shape[-1])
+            predictions.append(logits.argmax(dim=1))
+        classes = torch.cat(predictions).to("cpu", torch.int64).numpy()
+    return _as_predictions(classes, width)
 
 
 def predict_keras(model: Any, x_nhwc: np.ndarray) -> np.ndarray:
-    predictions = [np.asarray(model(x_nhwc[start:start + BATCH_SIZE], training=False)).argmax(axis=1)
-                   for start in range(0, x_nhwc.shape[0], BATCH_SIZE)]
-    return np.concatenate(predictions).astype(np.uint8)
+    from tensorflow.errors import OpError
+
+    predictions, width = [], 0
+    for start in range(0, x_nhwc.shape[0], BATCH_SIZE):
+        try:
+            logits = np.asarray(model(x_nhwc[start:start + BATCH_SIZE], training=False))
+        except (ValueError, OpError) as exc:  # Keras' errors for an input the model refuses, TensorFlow's op errors
+            raise EvaluationError(f"the model refused the input: {exc}") from exc
+        width = int(logits.shape[-1])
+        predictions.append(logits.argmax(axis=1))
+    return _as_predictions(np.concatenate(predictions), width)
 
 
 @dataclass(frozen=True)
@@ -108,11 +147,15 @@ class Evaluation:
     tolerance: int
     device: str
     harness: dict[str, str]
-    predictions: bytes  # one byte per test example: the predicted class
+    predictions: bytes  # the predicted class per test example, in `dtype`
+    dtype: str = "<u1"  # numpy dtype string of `predictions`: the smallest that holds every class index
 
     @property
     def reproduced(self) -> bool:
         return abs(self.claimed_correct - self.measured_correct) <= self.tolerance
+
+    def classes(self) -> np.ndarray:
+        return np.frombuffer(self.predictions, dtype=np.dtype(self.dtype))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -127,7 +170,8 @@ class Evaluation:
             "device": self.device,
             "harness": self.harness,
             "predictions": {
-                "encoding": "uint8 class index per test example, base64",
+                "encoding": f"{np.dtype(self.dtype).name} little-endian class index per test example, base64",
+                "dtype": self.dtype,
                 "sha256": hashlib.sha256(self.predictions).hexdigest(),
                 "data": base64.b64encode(self.predictions).decode("ascii"),
             },

@@ -25,6 +25,7 @@ from cwcontrib.checks.base import Context, Options, check
 from cwcontrib.codes import finding
 from cwcontrib.evaluate import (
     Evaluation,
+    EvaluationError,
     harness_identity,
     load_keras_weights,
     load_torch_state,
@@ -32,7 +33,7 @@ from cwcontrib.evaluate import (
     predict_torch,
     resolve_device,
 )
-from cwcontrib.findings import Finding
+from cwcontrib.findings import Finding, Location
 from cwcontrib.statistics import mcnemar, tolerance
 from cwcontrib.trials import ResolvedTrial
 from cwcontrib.weights import model_tensors, read_weights
@@ -109,8 +110,7 @@ def _predict(ctx: Context, key: str, path: str, fmt: str, x: np.ndarray, device:
 
 def _pair_result(trial: ResolvedTrial, labels: np.ndarray, evaluated: dict[str, Evaluation]) -> dict[str, Any]:
     (a, first), (b, second) = sorted(evaluated.items())[:2]
-    pa = np.frombuffer(first.predictions, dtype=np.uint8)
-    pb = np.frombuffer(second.predictions, dtype=np.uint8)
+    pa, pb = first.classes(), second.classes()
     correct_a, correct_b = pa == labels, pb == labels
     test = mcnemar(int(np.sum(correct_a & ~correct_b)), int(np.sum(~correct_a & correct_b)))
     n = len(labels)
@@ -144,8 +144,8 @@ def runs_have_weights(ctx: Context) -> Iterator[Finding]:
 
 # Why a run is absent from re-evaluation (docs/report.md lists them); the first that applies is given.
 NO_WEIGHTS, NO_REFERENCE, WEIGHTS_REJECTED = "no-weights", "no-reference-model", "weights-rejected"
-REEVAL_OFF, DATASET_UNAVAILABLE, NOT_SAMPLED, FAILED = ("reeval-off", "dataset-unavailable", "not-sampled",
-                                                        "evaluation-failed")
+REEVAL_OFF, DATASET_UNAVAILABLE, NOT_SAMPLED = "reeval-off", "dataset-unavailable", "not-sampled"
+FAILED, INTERNAL_ERROR = "evaluation-failed", "internal-error"
 
 
 def _unevaluable(ctx: Context, trial: ResolvedTrial, key: str) -> str | None:
@@ -200,7 +200,7 @@ def _section(plan: _Plan, reason: str | None = None, **parts: Any) -> dict[str, 
     return section
 
 
-@check("evaluation", "CW500", "CW501", "CW502")
+@check("evaluation", "CW001", "CW500", "CW501", "CW502")
 def claims_reproduce(ctx: Context) -> Iterator[Finding]:
     from cwcontrib.datasets import DatasetError, load_test_split, preprocess
 
@@ -252,16 +252,21 @@ def claims_reproduce(ctx: Context) -> Iterator[Finding]:
                 ctx.looking_at = run.run.weights
                 try:
                     predictions = _predict(ctx, key, run.run.weights, formats[run.run.weights], x, used)
-                except Exception as exc:  # the framework rejected the model or input: not verifiable
+                except EvaluationError as exc:  # the framework refused the model or the input: not verifiable
                     plan.absent[(trial.id, key)] = FAILED
-                    yield finding("CW502", f"{run.run.weights}: {type(exc).__name__}: {exc}", run.at("weights"))
+                    yield finding("CW502", f"{run.run.weights}: {exc}", run.at("weights"))
+                    continue
+                except Exception as exc:  # cwcontrib's own failure: never blamed on the submission
+                    plan.absent[(trial.id, key)] = INTERNAL_ERROR
+                    yield finding("CW001", f"evaluating {run.run.weights} failed: {type(exc).__name__}: {exc}",
+                                  Location(run.run.weights))
                     continue
                 result = Evaluation(
                     trial=trial.id, framework=key, n=n,
                     claimed_correct=round(run.run.test_accuracy * n),
                     measured_correct=int(np.sum(predictions == split.labels)),
                     tolerance=allowed, device=used, harness=harness_identity(framework),
-                    predictions=predictions.tobytes(),
+                    predictions=predictions.tobytes(), dtype=predictions.dtype.str,
                 )
                 evaluated[key] = result
                 evaluations.append(result.as_dict())
@@ -274,7 +279,7 @@ def claims_reproduce(ctx: Context) -> Iterator[Finding]:
     finally:
         ctx.progress.finish()
     ctx.results["evaluation"] = _section(
-        plan, None if evaluations else "no run could be evaluated (CW502)",
+        plan, None if evaluations else "no sampled run could be evaluated (CW502 or CW001)",
         seed=seed.as_dict(plan.digest),
         dataset={"name": split.name, "sha256": split.sha256, "n": n},
         sample=sample,
