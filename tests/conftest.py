@@ -75,3 +75,24 @@ def submission(tmp_path: Path) -> Submission:
     root = tmp_path / "digits-cnn-pair"
     shutil.copytree(DEMO, root)
     return Submission(root)
+
+
+def make_repo(root: Path) -> Path:
+    """A repository folder holding a copy of the demo submission under submissions/."""
+    (root / "submissions").mkdir(parents=True)
+    shutil.copytree(DEMO, root / "submissions" / DEMO.name)
+    return root
+
+
+@pytest.fixture(scope="session")
+def catalog_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A repository with the demo, verification records made by the real `validate --record` (one sampled trial,
+    i.e. two runs), and its catalog built by `cwcontrib index`. Tests that change it put it back."""
+    from cwcontrib import cli
+
+    root = make_repo(tmp_path_factory.mktemp("repo"))
+    code = cli.main(["validate", str(root / "submissions" / DEMO.name), "--quiet", "--sample", "1", "--seed", "ab" * 16,
+                     "--record", str(root / "verifications"), "--format", "json", "--output", str(root / "r.json")])
+    assert code == 0
+    assert cli.main(["index", "--repo", str(root), "--quiet"]) == 0
+    return root

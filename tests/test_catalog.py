@@ -24,31 +24,18 @@ from cwcontrib.catalog.api import read_table
 from cwcontrib.catalog.columns import TABLES
 from cwcontrib.catalog.index import IndexRefused, build_catalog
 from cwcontrib.catalog.verification import VerificationRecord, read_records, write_records
-from tests.conftest import DEMO, Submission
+from tests.conftest import DEMO, Submission, make_repo
 
 SUB = "digits-cnn-pair"
-
-
-def make_repo(root: Path) -> Path:
-    (root / "submissions").mkdir(parents=True)
-    shutil.copytree(DEMO, root / "submissions" / SUB)
-    return root
 
 
 def tree_bytes(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A repository with the demo, verification records made by the real `validate --record` (one sampled trial,
-    i.e. two runs), and its catalog."""
-    root = make_repo(tmp_path_factory.mktemp("repo"))
-    code = cli.main(["validate", str(root / "submissions" / SUB), "--quiet", "--sample", "1", "--seed", "ab" * 16,
-                     "--record", str(root / "verifications"), "--format", "json", "--output", str(root / "r.json")])
-    assert code == 0
-    build_catalog(root, step=lambda s: None)
-    return root
+@pytest.fixture
+def repo(catalog_repo: Path) -> Path:
+    return catalog_repo
 
 
 def runs(repo: Path) -> pd.DataFrame:
