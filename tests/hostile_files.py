@@ -287,6 +287,63 @@ def safetensors_huge_shape(folder: Path) -> Path:
     return path
 
 
+def _tensor_header(entries: dict[str, object], prefix: bytes = b"", suffix: bytes = b"") -> bytes:
+    return prefix + json.dumps(entries).encode() + suffix
+
+
+def edge_case_safetensors() -> dict[str, bytes]:
+    """Whole safetensors files at the edges of the format, valid and not: cwcontrib may refuse more than the
+    `safetensors` library, never less."""
+    w = {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}
+    four = b"\x00\x00\x80\x3f"
+
+    def file(header: bytes, data: bytes = four) -> bytes:
+        return struct.pack("<Q", len(header)) + header + data
+
+    def raw_entry(shape: str, offsets: str = "[0, 4]", dtype: str = "F32") -> bytes:
+        return f'{{"w": {{"dtype": "{dtype}", "shape": {shape}, "data_offsets": {offsets}}}}}'.encode()
+
+    return {
+        "plain": file(_tensor_header({"w": w})),
+        "leading-space": file(_tensor_header({"w": w}, prefix=b" ")),
+        "trailing-spaces": file(_tensor_header({"w": w}, suffix=b"    ")),
+        "trailing-newline": file(_tensor_header({"w": w}, suffix=b"\n")),
+        "trailing-nul": file(_tensor_header({"w": w}, suffix=b"\x00")),
+        "byte-order-mark": file(_tensor_header({"w": w}, prefix=b"\xef\xbb\xbf")),
+        "empty-header": file(b"{}", b""),
+        "metadata-strings": file(_tensor_header({"__metadata__": {"format": "pt"}, "w": w})),
+        "metadata-last": file(_tensor_header({"w": w, "__metadata__": {"format": "pt"}})),
+        "metadata-null": file(_tensor_header({"__metadata__": None, "w": w})),
+        "metadata-number": file(_tensor_header({"__metadata__": {"epochs": 3}, "w": w})),
+        "metadata-nested": file(_tensor_header({"__metadata__": {"a": {"b": "c"}}, "w": w})),
+        "metadata-list": file(_tensor_header({"__metadata__": ["a"], "w": w})),
+        "metadata-lone-surrogate": file(b'{"__metadata__": {"a": "\\udc80"}, "w": ' + json.dumps(w).encode() + b"}"),
+        "name-lone-surrogate": file(b'{"\\ud800": ' + json.dumps(w).encode() + b"}"),
+        "name-surrogate-pair": file(b'{"\\ud83d\\ude00": ' + json.dumps(w).encode() + b"}"),
+        "name-empty": file(_tensor_header({"": w})),
+        "name-duplicate": file(b'{"w": ' + json.dumps(w).encode() + b', "w": ' + json.dumps(w).encode() + b"}"),
+        "entry-extra-field": file(_tensor_header({"w": {**w, "note": "x"}})),
+        "scalar": file(raw_entry("[]")),
+        "zero-size": file(raw_entry("[0]", "[0, 0]"), b""),
+        "zero-size-overflowing-count": file(raw_entry(f"[{2**40}, {2**40}, 0]", "[0, 0]"), b""),
+        "zero-size-late-huge-dims": file(raw_entry(f"[0, {2**40}, {2**40}]", "[0, 0]"), b""),
+        "zero-size-dim-over-u64": file(raw_entry(f"[{2**64}, 0]", "[0, 0]"), b""),
+        "negative-zero-offset": file(raw_entry("[1]", "[-0, 4]")),
+        "negative-dim": file(raw_entry("[-1]")),
+        "float-dim": file(raw_entry("[1.0]")),
+        "exponent-offset": file(raw_entry("[1]", "[0, 4e0]")),
+        "five-thousand-digit-dim": file(raw_entry("[" + "9" * 5000 + "]")),
+        "nine-dims": file(raw_entry("[1, 1, 1, 1, 1, 1, 1, 1, 1]")),
+        "bool-not-0-or-1": file(raw_entry("[1]", "[0, 1]", "BOOL"), b"\x02"),
+        "bf16": file(raw_entry("[2]", "[0, 4]", "BF16")),
+        "f8-unknown-here": file(raw_entry("[1]", "[0, 1]", "F8_E4M3"), b"\x00"),
+        "nan-constant-in-metadata": file(b'{"__metadata__": {"a": NaN}, "w": ' + json.dumps(w).encode() + b"}"),
+        "hidden-bytes": file(_tensor_header({"w": w}), four * 2),
+        "short-data": file(_tensor_header({"w": w}), four[:2]),
+        "offsets-reversed": file(raw_entry("[0]", "[4, 0]")),
+    }
+
+
 def h5_external_link(folder: Path) -> Path:
     import h5py
 

@@ -20,11 +20,35 @@ _DTYPES: dict[str, tuple[str, int]] = {
 }
 
 
+# The header's integers are sizes and offsets, unsigned 64-bit numbers for the safetensors library.
+_U64_MAX = 2**64 - 1
+
+
+def _unicode(text: str) -> bool:
+    """Python's json accepts lone surrogate escapes ("\\ud800"); they are not Unicode text, and the library
+    refuses the header."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     keys = [k for k, _ in pairs]
     if len(keys) != len(set(keys)):
         raise WeightsError("CW402", "the header names a tensor twice")
+    if not all(_unicode(k) for k in keys):
+        raise WeightsError("CW402", "the header has a name that is not Unicode text (a lone surrogate escape)")
     return dict(pairs)
+
+
+def _unsigned(literal: str) -> int:
+    """A JSON integer of the header, which must fit an unsigned 64-bit number: no minus sign (not even in -0),
+    at most 20 digits (longer ones would also trip Python's int() digit limit inside json)."""
+    if literal.startswith("-") or len(literal) > 20 or int(literal) > _U64_MAX:
+        raise WeightsError("CW402", f"the header holds {literal[:24]!r}, not an unsigned 64-bit number")
+    return int(literal)
 
 
 def _header(handle: BinaryIO, file_size: int, limits: WeightsLimits) -> tuple[dict[str, Any], int]:
@@ -39,7 +63,7 @@ def _header(handle: BinaryIO, file_size: int, limits: WeightsLimits) -> tuple[di
     if not raw.lstrip(b" ").startswith(b"{"):
         raise WeightsError("CW401", "the header is not a JSON object: not a safetensors file")
     try:
-        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_int=_unsigned)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise WeightsError("CW402", f"the header is not valid JSON: {exc}") from None
     if not isinstance(header, dict):
@@ -50,8 +74,26 @@ def _header(handle: BinaryIO, file_size: int, limits: WeightsLimits) -> tuple[di
 Entry = tuple[str, str, list[int], int, int]  # name, dtype, shape, begin, end
 
 
+def _check_metadata(metadata: Any) -> None:
+    """Free text for the saver, but only text: the format (and its library) allows a map of strings, or null."""
+    if metadata is None:
+        return
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) and _unicode(v) for v in metadata.values()):
+        raise WeightsError("CW402", "__metadata__ must map names to strings")
+
+
+def _check_nominal_size(name: str, dtype: str, shape: list[int], limits: WeightsLimits) -> None:
+    """An empty tensor may still declare huge dimensions ([0, 2**40, 2**40]): numpy cannot make such an array
+    (it multiplies the non-zero dimensions), and the library counts elements in 64 bits from the first
+    dimension on, so [2**40, 2**40, 0] overflows there. Bounded like any declared size."""
+    nominal = int(np.prod([size for size in shape if size], dtype=object)) * _DTYPES[dtype][1]
+    if nominal > limits.tensor_bytes:
+        raise WeightsError("CW406", f"tensor {name!r}: shape {shape} declares {nominal} bytes without its zero "
+                                    f"dimensions, over the limit of {limits.tensor_bytes}")
+
+
 def _entries(header: dict[str, Any], data_size: int, limits: WeightsLimits) -> list[Entry]:
-    header.pop("__metadata__", None)
+    _check_metadata(header.pop("__metadata__", None))
     if len(header) > limits.tensors:
         raise WeightsError("CW406", f"{len(header)} tensors, over the limit of {limits.tensors}")
     entries = []
@@ -67,6 +109,7 @@ def _entries(header: dict[str, Any], data_size: int, limits: WeightsLimits) -> l
         if (not isinstance(offsets, list) or len(offsets) != 2
                 or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)):
             raise WeightsError("CW402", f"tensor {name!r}: data_offsets must be two integers")
+        _check_nominal_size(name, dtype, shape, limits)
         begin, end = offsets
         expected = int(np.prod(shape, dtype=object)) * _DTYPES[dtype][1]
         if not 0 <= begin <= end <= data_size or end - begin != expected:
