@@ -277,3 +277,22 @@ def test_catalog_top_show_and_diff(repo: Path, tmp_path: Path, capsys: pytest.Ca
     assert all(c.endswith("reevaluated -> sampled-not-yet-evaluated") or c.endswith("reevaluated -> self-reported")
                for c in changes["status changed"])
     assert not changes["submission changed"] and not changes["gap changed"]
+
+
+def test_a_1_1_study_of_one_framework_on_two_hardware_setups_indexes(tmp_path: Path) -> None:
+    from tests.test_schema_versions import A100, V100, two_pytorch_setups
+
+    root = make_repo(tmp_path)
+    Submission(root / "submissions" / SUB).edit(two_pytorch_setups)
+    build_catalog(root, step=lambda s: None)
+    frame = runs(root).set_index("run_id")
+    assert frame.loc[f"{SUB}/t01/pytorch-a100", "accelerator"] == A100["accelerator"]
+    assert frame.loc[f"{SUB}/t01/pytorch-v100", "accelerator_count"] == V100["accelerator_count"]
+    assert frame.loc[f"{SUB}/t01/pytorch-v100", "driver"] == V100["driver"]
+    assert frame.loc[f"{SUB}/t01/keras", "accelerator"] == "cpu"  # the submission's default
+    differs = pairs(root).set_index("pair_id")["differs_in"]
+    assert differs[f"{SUB}/t01/pytorch-a100~pytorch-v100"] == "hardware"
+    assert differs[f"{SUB}/t01/keras~pytorch-a100"] == "both"
+    assert len(differs) == 15  # three runs per trial, three pairs each
+    meta = json.loads((root / "catalog" / "catalog.json").read_text())
+    assert meta["schema_versions"] == ["1.1"]

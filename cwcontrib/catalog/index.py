@@ -29,6 +29,7 @@ from cwcontrib.atomic import recover_dir, replace_dir, write_bytes_atomic
 from cwcontrib.catalog.columns import TABLES, arrow_table
 from cwcontrib.catalog.extract import AUDIT_MIN_TRIALS, AUDIT_RATE, Extract, extract
 from cwcontrib.catalog.verification import IgnoredRecord, VerificationRecord, newest_by_weights, read_records
+from cwcontrib.checks.base import ProgressSink
 from cwcontrib.findings import Finding
 
 CATALOG_FORMAT = "1"
@@ -96,11 +97,11 @@ def _findings_text(findings: list[Finding]) -> list[str]:
     return [f"{f.code} {f.location.render()}: {f.message}" for f in findings]
 
 
-def _validated(folder: Path) -> tuple[Extract | None, list[str]]:
+def _validated(folder: Path, progress: ProgressSink | None) -> tuple[Extract | None, list[str]]:
     from cwcontrib.checks.base import Options
     from cwcontrib.validate import run_validation
 
-    validation = run_validation(folder, options=Options(reeval=False))
+    validation = run_validation(folder, progress=progress, options=Options(reeval=False))
     report = validation.report
     if not report.ok:
         return None, _findings_text(report.errors)
@@ -111,7 +112,8 @@ def _validated(folder: Path) -> tuple[Extract | None, list[str]]:
     return extract(validation), []
 
 
-def _extracts(submissions: Path, cache: Path, step: Step) -> tuple[dict[str, Extract], list[str]]:
+def _extracts(submissions: Path, cache: Path, step: Step,
+              progress: ProgressSink | None) -> tuple[dict[str, Extract], list[str]]:
     extracts: dict[str, Extract] = {}
     validated: list[str] = []
     refused: dict[str, list[str]] = {}
@@ -120,7 +122,7 @@ def _extracts(submissions: Path, cache: Path, step: Step) -> tuple[dict[str, Ext
         hit = _cached(cache, folder, signature)
         if hit is None:
             step(f"validating {folder.name}")
-            hit, problems = _validated(folder)
+            hit, problems = _validated(folder, progress)
             if hit is None:
                 refused[folder.name] = problems
                 continue
@@ -250,8 +252,10 @@ def _clean_stale(parent: Path, name: str) -> None:
 
 
 def build_catalog(repo: Path, out: Path | None = None, submissions: Path | None = None,
-                  verifications: Path | None = None, cache: Path | None = None, step: Step = _trace) -> IndexResult:
-    """Rebuild the catalog of the repository at `repo` (deterministic, atomic, incremental)."""
+                  verifications: Path | None = None, cache: Path | None = None, step: Step = _trace,
+                  progress: ProgressSink | None = None) -> IndexResult:
+    """Rebuild the catalog of the repository at `repo` (deterministic, atomic, incremental); `progress` shows
+    the validation of changed submissions (hashing their files)."""
     out = out or repo / "catalog"
     submissions = submissions or repo / "submissions"
     verifications = verifications or repo / "verifications"
@@ -259,7 +263,7 @@ def build_catalog(repo: Path, out: Path | None = None, submissions: Path | None 
     out.parent.mkdir(parents=True, exist_ok=True)
     recover_dir(out)
     _clean_stale(out.parent, out.name)
-    extracts, validated = _extracts(submissions, cache, step)
+    extracts, validated = _extracts(submissions, cache, step, progress)
     records, ignored = read_records(verifications)
     rows = join_rows(extracts, records, ignored)
     staged = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
