@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from cwcontrib.findings import Finding, printable
+from cwcontrib.codes import REGISTRY
+from cwcontrib.findings import Finding, Severity, printable
 from cwcontrib.validate import Report
 
 
@@ -17,7 +19,7 @@ def _plural(n: int, word: str) -> str:
 
 def _counts(report: Report) -> str:
     verdict = "valid" if report.ok else "INVALID"
-    return (f"{verdict} — {_plural(len(report.errors), 'error')}, {_plural(len(report.warnings), 'warning')} "
+    return (f"{verdict} — {_plural(report.error_count, 'error')}, {_plural(report.warning_count, 'warning')} "
             f"({_plural(report.trials, 'trial')}, {_plural(report.runs, 'run')})")
 
 
@@ -41,6 +43,11 @@ def result_lines(report: Report) -> list[str]:
     return lines
 
 
+def _not_listed(report: Report) -> list[str]:
+    return [f"... and {n} more {code} findings, counted but not listed (over the per-code cap)"
+            for code, n in report.truncated.items()]
+
+
 def render_text(report: Report) -> str:
     lines = []
     for f in report.findings:
@@ -48,7 +55,7 @@ def render_text(report: Report) -> str:
         if f.hint:
             lines.append(printable(f"    hint: {f.hint}"))
     stages = ", ".join(f"{stage} {status}" for stage, status in report.stages.items())
-    lines += [*map(printable, result_lines(report)), f"stages: {stages}", _headline(report)]
+    lines += [*_not_listed(report), *map(printable, result_lines(report)), f"stages: {stages}", _headline(report)]
     return "\n".join(lines) + "\n"
 
 
@@ -66,29 +73,119 @@ _GITHUB_TRIGGERS = re.compile(r"(@|#|:(?=//)|(?i:www)(?=\.))")
 ZERO_WIDTH_JOINER = "\u200d"
 
 
-def markdown_cell(text: str) -> str:
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def markdown_cell(text: str, limit: int = 100_000) -> str:
     """A stranger's text (file names, values, messages quoting them) as inert Markdown on one line: it renders
-    as the same characters, and can never ping, link, embed, inject HTML or break the table it sits in."""
-    text = printable(" ".join(text.split()))  # no newline may end the table row early
+    as the same characters (the first `limit` of them), and can never ping, link, embed, inject HTML or break
+    the table it sits in. At most three characters are written per character kept."""
+    text = _clip(printable(" ".join(text.split())), limit)  # no newline may end the table row early
     text = _GITHUB_TRIGGERS.sub(lambda m: m.group(0) + ZERO_WIDTH_JOINER, text)
     return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
 
 
+@dataclass(frozen=True)
+class Group:
+    """The findings of one code in one file: how many there are (the true count, listed or not) and the
+    first few that the report lists."""
+
+    code: str
+    name: str
+    severity: Severity
+    file: str
+    count: int
+    listed: tuple[Finding, ...]
+
+    @property
+    def message(self) -> str:
+        return self.listed[0].message if self.listed else REGISTRY[self.code].summary
+
+    @property
+    def hint(self) -> str:
+        return self.listed[0].hint if self.listed else REGISTRY[self.code].fix
+
+    def where(self, shown: int = 3) -> str:
+        """The file, or the first `shown` locations in it."""
+        if not self.listed:
+            return self.file or "."
+        places = [f.location.render() for f in self.listed[:shown]]
+        return "; ".join(places) + ("; …" if self.count > shown else "")
+
+
+def grouped(report: Report) -> list[Group]:
+    """One group per code and file (and severity), errors first, then in report order; every counted finding
+    is in a group, including those the per-code cap left out of the list."""
+    listed: dict[tuple[str, Severity, str], list[Finding]] = {}
+    for f in report.findings:
+        listed.setdefault((f.code, f.severity, f.location.file), []).append(f)
+    order = {key: i for i, key in enumerate(listed)}
+    keys = sorted(report.totals, key=lambda k: (k[1] is not Severity.ERROR, order.get(k, len(order)), k[0], k[2]))
+    return [Group(code, REGISTRY[code].name, severity, file, report.totals[(code, severity, file)],
+                  tuple(listed.get((code, severity, file), ()))) for code, severity, file in keys]
+
+
+# GitHub refuses a comment body over 65,536 characters; the margin leaves room for what a workflow adds around it.
+COMMENT_LIMIT = 65_536
+_BUDGET = COMMENT_LIMIT - 1_536
+
+
+def _fill(lines: list[str], candidates: list[str], budget: int, more: Callable[[int], str]) -> int:
+    """Append candidates to `lines` while they fit in `budget` characters (newlines included), keeping room for
+    the line that says how many were left out; return the budget left."""
+    reserve = 300
+    for i, line in enumerate(candidates):
+        if len(line) + 1 > budget - reserve:
+            lines.append(more(len(candidates) - i))
+            return budget - len(lines[-1]) - 1
+        lines.append(line)
+        budget -= len(line) + 1
+    return budget
+
+
+def _markdown_row(group: Group) -> str:
+    return (f"| {group.severity.value} | `{group.code}` {group.name} | {markdown_cell(group.where(), 360)} | "
+            f"{group.count} | {markdown_cell(group.message, 300)} | {markdown_cell(group.hint, 300)} |")
+
+
+def _more_rows(left_out: list[Group]) -> str:
+    findings = _plural(sum(g.count for g in left_out), "finding")
+    return f"\n… {_plural(len(left_out), 'more row')} ({findings}) not shown: `--format text` lists them."
+
+
+def _by_code(report: Report) -> str:
+    """Every code with its true count, and how many of them the JSON report lists when the cap cut it."""
+    truncated = report.truncated
+    return ", ".join(f"`{code}` {REGISTRY[code].name} {n}" + (f" ({n - truncated[code]} listed)" if code in truncated
+                                                               else "") for code, n in report.by_code.items())
+
+
 def render_markdown(report: Report) -> str:
+    """A pull-request comment: one row per code and file with the true count, under GitHub's size limit."""
     icon = "✅" if report.ok else "❌"
-    lines = [f"### {icon} cwcontrib: {markdown_cell(report.submission)}: {_counts(report)}", ""]
-    lines += ["| stage | status |", "| --- | --- |"]
-    lines += [f"| {stage} | {status} |" for stage, status in report.stages.items()]
-    if report.findings:
-        lines += ["", "| severity | code | where | message | what to do |", "| --- | --- | --- | --- | --- |"]
-        for f in report.findings:
-            lines.append(f"| {f.severity.value} | `{f.code}` {f.name} | {markdown_cell(f.location.render())} | "
-                         f"{markdown_cell(f.message)} | {markdown_cell(f.hint)} |")
+    head = [f"### {icon} cwcontrib: {markdown_cell(report.submission, 200)}: {_counts(report)}", ""]
+    head += ["| stage | status |", "| --- | --- |"]
+    head += [f"| {stage} | {status} |" for stage, status in report.stages.items()]
+    tail = ["", "`cwcontrib explain CODE` says more about each code; `--format text` lists every finding."]
+    lines = list(head)
+    budget = _BUDGET - sum(len(line) + 1 for line in head + tail)
+    groups = grouped(report)
+    if groups:
+        head = ["", f"Findings by code: {_by_code(report)}."]
+        lines += head
+        budget -= sum(len(line) + 1 for line in head)
+        table = ["", "| severity | code | where (first) | findings | message (first) | what to do |",
+                 "| --- | --- | --- | --- | --- | --- |"]
+        lines += table
+        budget -= sum(len(line) + 1 for line in table)
+        budget = _fill(lines, [_markdown_row(g) for g in groups], budget, lambda n: _more_rows(groups[-n:]))
     results = result_lines(report)
     if results:
-        lines += ["", *[f"- {markdown_cell(line)}" for line in results]]
-    lines += ["", "`cwcontrib explain CODE` says more about each code."]
-    return "\n".join(lines) + "\n"
+        lines.append("")
+        _fill(lines, [f"- {markdown_cell(line, 300)}" for line in results], budget - 1,
+              lambda n: f"- … and {n} more results (`--format json` has them all).")
+    return "\n".join(lines + tail) + "\n"
 
 
 def _escape_data(text: str) -> str:
@@ -100,21 +197,41 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def github_annotation(f: Finding, path_prefix: str) -> str:
-    level = "error" if f.severity.value == "error" else "warning"
+def _annotation(severity: Severity, file: str, line: int | None, title: str, message: str, path_prefix: str) -> str:
+    level = "error" if severity is Severity.ERROR else "warning"
     props = []
-    if f.location.file and f.location.file != ".":
-        props.append(f"file={_escape_property(path_prefix + f.location.file)}")
-    if f.location.line is not None:
-        props.append(f"line={f.location.line}")
-    props.append(f"title={_escape_property(f'{f.code} {f.name}')}")
+    if file and file != ".":
+        props.append(f"file={_escape_property(path_prefix + file)}")
+    if line is not None:
+        props.append(f"line={line}")
+    props.append(f"title={_escape_property(title)}")
+    return f"::{level} {','.join(props)}::{_escape_data(message)}"
+
+
+def github_annotation(f: Finding, path_prefix: str) -> str:
     detail = f.message + (f" (at {f.location.pointer})" if f.location.pointer else "")
-    return f"::{level} {','.join(props)}::{_escape_data(f'{detail}. {f.hint}')}"
+    return _annotation(f.severity, f.location.file, f.location.line, f"{f.code} {f.name}", f"{detail}. {f.hint}",
+                       path_prefix)
+
+
+def group_annotation(group: Group, path_prefix: str) -> str:
+    """One annotation per code and file: the count, the first message and locations, the hint."""
+    first = group.listed[0].location.line if group.listed else None
+    count = f"{_plural(group.count, 'finding')}: " if group.count > 1 else ""
+    where = f" (at {_clip(group.where(), 360)})" if group.listed else ""
+    message = f"{count}{_clip(group.message, 500)}{where}. {_clip(group.hint, 500)}"
+    return _annotation(group.severity, group.file, first, f"{group.code} {group.name}", message, path_prefix)
 
 
 def render_github(report: Report, path_prefix: str = "") -> str:
-    lines = [github_annotation(f, path_prefix) for f in report.findings]
-    # Not a workflow command: the line starts with our own words, and `_headline` escapes newlines.
+    """Workflow annotations grouped by code and file, errors first, within GitHub's comment-size limit."""
+    lines: list[str] = []
+    groups = grouped(report)
+    # Neither the closing line nor the "more" line is a workflow command: each starts with our own words, and
+    # `_headline` escapes newlines.
+    budget = _BUDGET - len(_headline(report)) - len(path_prefix) - 20
+    _fill(lines, [group_annotation(g, path_prefix) for g in groups], budget,
+          lambda n: f"cwcontrib: {n} more annotations not shown; `--format text` lists every finding")
     lines.append(f"cwcontrib: {_headline(report)}")
     return "\n".join(lines) + "\n"
 

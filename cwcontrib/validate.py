@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +14,7 @@ from typing import Any
 from cwcontrib import __version__
 from cwcontrib.checks import STAGES, Context, checks_of
 from cwcontrib.checks.base import Options, ProgressSink
-from cwcontrib.codes import REGISTRY, finding
+from cwcontrib.codes import finding
 from cwcontrib.findings import Finding, Location, Severity, sorted_findings
 from cwcontrib.limits import DEFAULT_LIMITS, Limits
 from cwcontrib.models import SCHEMA_VERSION
@@ -22,26 +22,69 @@ from cwcontrib.models import SCHEMA_VERSION
 REPORT_FORMAT_VERSION = "1"
 
 
+class ListedFindings(list[Finding]):
+    """The findings a report lists (at most the per-code cap of each code, in report order), and the true
+    number of findings per code, severity and file, listed or not."""
+
+    def __init__(self, listed: Iterable[Finding] = (), totals: Counter[tuple[str, Severity, str]] | None = None):
+        super().__init__(listed)
+        self.totals = totals if totals is not None else count_findings(self)
+
+
+def count_findings(findings: Iterable[Finding]) -> Counter[tuple[str, Severity, str]]:
+    return Counter((f.code, f.severity, f.location.file) for f in findings)
+
+
 @dataclass
 class Report:
     submission: str  # the submission id, or the folder name when the manifest is unreadable
-    findings: list[Finding]
+    findings: list[Finding]  # what is listed; a `ListedFindings` also knows what was left out
     stages: dict[str, str]  # stage -> "passed" | "failed" | "skipped"
     trials: int = 0
     runs: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def totals(self) -> Counter[tuple[str, Severity, str]]:
+        """The true number of findings per (code, severity, file): the per-code cap limits only the list."""
+        if isinstance(self.findings, ListedFindings):
+            return self.findings.totals
+        return count_findings(self.findings)
+
+    @property
     def errors(self) -> list[Finding]:
+        """The errors listed (see `error_count` for how many there are)."""
         return [f for f in self.findings if f.severity is Severity.ERROR]
 
     @property
     def warnings(self) -> list[Finding]:
+        """The warnings listed (see `warning_count` for how many there are)."""
         return [f for f in self.findings if f.severity is Severity.WARNING]
 
     @property
+    def error_count(self) -> int:
+        return sum(n for (_, severity, _), n in self.totals.items() if severity is Severity.ERROR)
+
+    @property
+    def warning_count(self) -> int:
+        return sum(n for (_, severity, _), n in self.totals.items() if severity is Severity.WARNING)
+
+    @property
+    def by_code(self) -> dict[str, int]:
+        counts: Counter[str] = Counter()
+        for (code, _, _), n in self.totals.items():
+            counts[code] += n
+        return dict(sorted(counts.items()))
+
+    @property
+    def truncated(self) -> dict[str, int]:
+        """Per code, how many findings are counted but not listed (only codes over the cap)."""
+        listed = Counter(f.code for f in self.findings)
+        return {code: n - listed[code] for code, n in self.by_code.items() if n > listed[code]}
+
+    @property
     def ok(self) -> bool:
-        return not self.errors
+        return self.error_count == 0
 
     def as_dict(self) -> dict[str, Any]:
         """The documented JSON report (docs/report.md); deterministic for the same input."""
@@ -52,11 +95,13 @@ class Report:
             "submission": self.submission,
             "valid": self.ok,
             "summary": {
-                "errors": len(self.errors),
-                "warnings": len(self.warnings),
+                "errors": self.error_count,
+                "warnings": self.warning_count,
                 "trials": self.trials,
                 "runs": self.runs,
-                "by_code": dict(sorted(Counter(f.code for f in self.findings).items())),
+                "by_code": self.by_code,
+                "listed": len(self.findings),
+                "truncated": self.truncated,
             },
             "stages": self.stages,
             "findings": [f.as_dict() for f in self.findings],
@@ -64,21 +109,15 @@ class Report:
         }
 
 
-def _cap_per_code(findings: list[Finding], limit: int) -> list[Finding]:
-    """Keep at most `limit` findings per code, plus one that says how many were left out."""
-    counts = Counter(f.code for f in findings)
-    kept: list[Finding] = []
+def _cap_per_code(findings: list[Finding], limit: int) -> ListedFindings:
+    """List at most `limit` findings per code (the first in report order), counting all of them."""
     seen: Counter[str] = Counter()
+    listed: list[Finding] = []
     for f in findings:
         seen[f.code] += 1
         if seen[f.code] <= limit:
-            kept.append(f)
-        elif seen[f.code] == limit + 1:
-            entry = REGISTRY[f.code]
-            kept.append(Finding(f.code, entry.name, f.severity,
-                                f"... and {counts[f.code] - limit} more {f.code} findings not shown",
-                                Location(), entry.fix))
-    return kept
+            listed.append(f)
+    return ListedFindings(listed, count_findings(findings))
 
 
 def _run_stage(ctx: Context, stage: str) -> list[Finding]:
