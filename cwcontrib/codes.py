@@ -298,6 +298,14 @@ _define("CW326", "secrets-not-scanned", W,
         "not scanned may publish one.",
         "Check the file for API keys and tokens yourself, and split or shorten it below the limit "
         "(docs/security.md).")
+_define("CW327", "accuracy-declared-not-k-over-n", W,
+        "Runs of a framework key whose declared `accuracy_measure` is not `k-over-n` (e.g. "
+        "`mean-of-batch-accuracies`) claim accuracies that are not k/N: one finding per key, with the count.",
+        "Such accuracies are what the contributor measured, declared as such, but they are not counts of correct "
+        "examples: they do not compare exactly with k/N accuracies and cannot be reproduced by re-evaluation; the "
+        "catalog marks the runs (`accuracy_is_k_over_n` false, `test_correct` null).",
+        "Nothing to fix if the declaration is true. With the weights, report k/N (correct predictions over the "
+        "whole test split) instead and drop the declaration.")
 
 
 # --- CW4xx: weights -----------------------------------------------------------------------
@@ -396,6 +404,17 @@ _define("CW503", "runs-without-weights", W,
         "never as verified.",
         "Add each run's weights (`weights:` naming a declared artifact) if you have them; otherwise keep the "
         "runs, knowing they enter the catalog as results-only.")
+_define("CW504", "num-classes-mismatch", E,
+        "The architecture's `num_classes` differs from the registered dataset's number of classes.",
+        "Re-evaluation scores the model's outputs against the dataset's labels: extra or missing classes make "
+        "a model that is not the one a CrossedWires pair on this dataset compares.",
+        "Set `architecture.num_classes` to the dataset's class count (`cwcontrib datasets` lists it), and "
+        "export weights of a classifier of that size.")
+_define("CW505", "split-not-reevaluable", E,
+        "The declared `dataset.split` is not a split the registry defines for re-evaluation.",
+        "Re-evaluation measures the registered test split: a claim on another split could neither be checked "
+        "against its size nor reproduced, and would be compared with the wrong examples.",
+        "Evaluate on the registered test split and declare `split: test` (`cwcontrib datasets` gives its size).")
 
 
 def finding(code: str, message: str, location: Location | None = None, hint: str | None = None) -> Finding:

@@ -94,18 +94,76 @@ def _plain(value: Any) -> Cell:
     raise TableError(f"a cell holds a {type(value).__name__}; only strings, numbers and booleans are allowed")
 
 
+def _parquet_bounds(meta: Any, schema: Any, limits: Limits) -> None:
+    """What the metadata declares, checked before a value is decoded: a few hundred compressed bytes can
+    decode into hundreds of megabytes (dictionary and run-length encodings), which the CSV limits forbid."""
+    import pyarrow.types as pt
+
+    if meta.num_rows > limits.table_rows:
+        raise TableError(f"{meta.num_rows} rows, over the limit of {limits.table_rows}", code="CW315")
+    nested = [field.name for field in schema if pt.is_nested(field.type)]
+    if nested:
+        raise TableError(f"column {nested[0]!r} holds lists or records; only strings, numbers and booleans are "
+                         "allowed")
+    groups = [meta.row_group(i) for i in range(meta.num_row_groups)]
+    decompressed = sum(group.total_byte_size for group in groups)
+    if decompressed > limits.table_bytes:
+        raise TableError(f"decompresses to {decompressed} bytes, over the limit of {limits.table_bytes}",
+                         code="CW315")
+    values = sum(group.column(i).num_values for group in groups for i in range(group.num_columns))
+    if values > limits.table_rows * max(1, meta.num_columns):
+        raise TableError(f"{values} values for {meta.num_rows} rows", code="CW315")
+
+
+def _cell_lengths(column: Any) -> Any:
+    """Characters (bytes for binary) per cell of a string column, computed without expanding a dictionary."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chunks = []
+    for chunk in column.chunks:
+        if pa.types.is_dictionary(chunk.type):
+            chunks.append(pc.take(_cell_lengths(pa.chunked_array([chunk.dictionary])), chunk.indices))
+        elif pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type):
+            chunks.append(pc.utf8_length(chunk))
+        elif pa.types.is_binary(chunk.type) or pa.types.is_large_binary(chunk.type):
+            chunks.append(pc.binary_length(chunk))
+    return pa.chunked_array([c.cast(pa.int64()) for c in chunks], type=pa.int64()) if chunks else None
+
+
+def _text_bounds(table: Any, limits: Limits) -> None:
+    """The cell and total-size limits of CSV, on the decoded text: no cell over `cell_chars`, and no more text in
+    all cells than a CSV file may hold."""
+    import pyarrow.compute as pc
+
+    total = 0
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        lengths = _cell_lengths(column)
+        if lengths is None or lengths.null_count == len(lengths):
+            continue
+        longest = pc.max(lengths).as_py() or 0
+        if longest > limits.cell_chars:
+            raise TableError(f"a cell of column {name!r} is longer than {limits.cell_chars} characters")
+        total += pc.sum(lengths).as_py() or 0
+        if total > limits.table_bytes:
+            raise TableError(f"the cells hold more than {limits.table_bytes} characters of text", code="CW315")
+
+
 def parse_parquet(raw: bytes, file: str, limits: Limits) -> Table:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         handle = pq.ParquetFile(pa.BufferReader(raw))
-        meta = handle.metadata
-        if meta.num_rows > limits.table_rows:
-            raise TableError(f"{meta.num_rows} rows, over the limit of {limits.table_rows}", code="CW315")
         columns = list(handle.schema_arrow.names)
         _check_header(columns, limits)
-        data = handle.read().to_pylist()
+        _parquet_bounds(handle.metadata, handle.schema_arrow, limits)
+        # Strings are read as dictionaries where the file stores them so: the bounds are checked on the
+        # dictionary and its indices, before a repeated value is copied once per row.
+        text = [f.name for f in handle.schema_arrow if pa.types.is_string(f.type) or pa.types.is_binary(f.type)]
+        arrow = pq.ParquetFile(pa.BufferReader(raw), read_dictionary=text).read()
+        _text_bounds(arrow, limits)
+        data = arrow.to_pylist()
     except TableError:
         raise
     except Exception as exc:  # pyarrow raises many types for corrupt files; any is "unreadable"

@@ -142,10 +142,34 @@ def runs_have_weights(ctx: Context) -> Iterator[Finding]:
     yield finding("CW503", message, bare[0][2].at("weights"))
 
 
+REEVALUATED_SPLIT = "test"  # the only split the dataset registry loads
+
+
+@check("evaluation", "CW504", "CW505")
+def dataset_is_reevaluable(ctx: Context) -> Iterator[Finding]:
+    """What re-evaluation needs from the declaration: the registered dataset's classes and its test split. Checked
+    with `--no-reeval` too, so that the cheap job refuses what the re-evaluation job could not verify."""
+    from cwcontrib.datasets import dataset_info
+
+    model = ctx.model
+    info = dataset_info(model.dataset.name) if model is not None else None
+    if model is None or info is None:
+        return  # an unregistered dataset is CW317 (stage 3)
+    declared = model.architecture.num_classes
+    if declared != info.num_classes:
+        yield finding("CW504", f"architecture.num_classes is {declared}, but {info.name} has {info.num_classes} "
+                               "classes", ctx.at("/architecture/num_classes"))
+    split = model.dataset.split
+    if split != REEVALUATED_SPLIT:
+        yield finding("CW505", f"split {split!r}: {info.name} is re-evaluated on its {REEVALUATED_SPLIT} split "
+                               f"({info.split_sizes[REEVALUATED_SPLIT]:,} examples), so a claim on the {split} split "
+                               "can be neither size-checked nor reproduced", ctx.at("/dataset/split"))
+
+
 # Why a run is absent from re-evaluation (docs/report.md lists them); the first that applies is given.
 NO_WEIGHTS, NO_REFERENCE, WEIGHTS_REJECTED = "no-weights", "no-reference-model", "weights-rejected"
 REEVAL_OFF, DATASET_UNAVAILABLE, NOT_SAMPLED = "reeval-off", "dataset-unavailable", "not-sampled"
-FAILED, INTERNAL_ERROR = "evaluation-failed", "internal-error"
+FAILED, INTERNAL_ERROR, OTHER_SPLIT = "evaluation-failed", "internal-error", "split-not-reevaluable"
 
 
 def _unevaluable(ctx: Context, trial: ResolvedTrial, key: str) -> str | None:
@@ -214,6 +238,11 @@ def claims_reproduce(ctx: Context) -> Iterator[Finding]:
         return
     if not plan.pool:
         ctx.results["evaluation"] = _section(plan, "no run has weights that loaded strictly in stage 4")
+        return
+    if model.dataset.split != REEVALUATED_SPLIT:  # CW505: measuring the test split would not test the claim
+        plan.leave_out(plan.pool, OTHER_SPLIT)
+        ctx.results["evaluation"] = _section(plan, f"claims are on the {model.dataset.split} split; only the "
+                                                   f"{REEVALUATED_SPLIT} split is re-evaluated (CW505)")
         return
     seed = resolve_seed(ctx.options)
     if ctx.options.all_trials:
