@@ -19,15 +19,32 @@ QUANTILE = 0.999
 
 
 def poisson_quantile(mean: float, q: float) -> int:
-    """Smallest k with P(X <= k) >= q for X ~ Poisson(mean), summed in log space for stability."""
-    cumulative, k = 0.0, 0
-    log_pmf = -mean
-    while True:
-        cumulative += math.exp(log_pmf)
-        if cumulative >= q or k > 10 * mean + 100:
-            return k
-        k += 1
-        log_pmf += math.log(mean) - math.log(k)
+    """Smallest k with P(X <= k) >= q for X ~ Poisson(mean) (scipy.stats.poisson.ppf; compared in the tests).
+
+    Hand-written because scipy is not a dependency of the validator. The pmf is computed in log space (exp(-mean)
+    alone underflows beyond mean = 745). For q above one half the criterion is the equivalent P(X > k) <= 1 - q
+    with the upper tail summed from far out inwards: summed from 0, the CDF rounds below a q close to 1 and
+    never reaches it.
+    """
+    if not 0.0 < q < 1.0 or not 0.0 < mean < math.inf:
+        raise ValueError(f"need 0 < q < 1 and a positive finite mean, got q={q}, mean={mean}")
+    top = int(mean + 40 * math.sqrt(mean) + 100)  # P(X > top) is below 1e-300: nothing a float can hold
+    log_mean = math.log(mean)
+    pmf = [math.exp(k * log_mean - mean - math.lgamma(k + 1)) for k in range(top + 1)]
+    if q <= 0.5:
+        cumulative = 0.0
+        for k, p in enumerate(pmf):
+            cumulative += p
+            if cumulative >= q:
+                return k
+        return top
+    tail, answer = 0.0, top  # tail = P(X > k), k going down from top
+    for k in range(top, -1, -1):
+        if tail > 1.0 - q:
+            break
+        answer = k
+        tail += pmf[k]
+    return answer
 
 
 def tolerance(n: int, flip_rate: float = FLIP_RATE, q: float = QUANTILE) -> int:
