@@ -298,6 +298,12 @@ _define("CW326", "secrets-not-scanned", W,
         "not scanned may publish one.",
         "Check the file for API keys and tokens yourself, and split or shorten it below the limit "
         "(docs/security.md).")
+_define("CW328", "reference-host-unreachable", E,
+        "A reference's URL names a host its readers cannot reach: a single-label or reserved name "
+        "(localhost, *.local, *.internal...) or a private address. (A DOI or URL of the wrong form is a "
+        "schema violation, CW110.)",
+        "References must resolve for readers of the datasheet, not only on the contributor's network.",
+        "Cite the public address of the paper or page (or its DOI as `10.NNNN/suffix`).", added_in="0.2.0")
 _define("CW327", "accuracy-declared-not-k-over-n", W,
         "Runs of a framework key whose declared `accuracy_measure` is not `k-over-n` (e.g. "
         "`mean-of-batch-accuracies`) claim accuracies that are not k/N: one finding per key, with the count.",

@@ -28,8 +28,23 @@ def test_names_are_unique() -> None:
 
 def test_every_code_is_emitted_by_some_check() -> None:
     emitted = {code for check in CHECKS for code in check.codes} | {"CW001"}  # CW001: the pipeline itself
-    stage_codes = {c for c in REGISTRY if c[:3] in ("CW0", "CW1", "CW2", "CW3")}
+    stage_codes = {c for c, e in REGISTRY.items() if c[:3] in ("CW0", "CW1", "CW2", "CW3") and e.active}
     assert stage_codes <= emitted
+
+
+def test_a_removed_code_stays_documented_and_is_never_emitted(capsys: pytest.CaptureFixture[str]) -> None:
+    from cwcontrib.codes import finding
+
+    removed = [e for e in REGISTRY.values() if not e.active]
+    assert removed, "CW306 was retired in 0.2.0"
+    for entry in removed:
+        assert entry.replaced_by and all(REGISTRY[c].active for c in entry.replaced_by)
+        assert not any(entry.code in check.codes for check in CHECKS)
+        with pytest.raises(ValueError, match="was removed"):
+            finding(entry.code, "x")
+        assert f"removed in {entry.removed_in}" in findings_markdown()
+    assert cli.main(["explain", "CW306"]) == 0
+    assert "removed in 0.2.0: now CW110 or CW328" in capsys.readouterr().out
 
 
 def test_docs_findings_md_is_current() -> None:

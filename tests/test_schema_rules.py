@@ -150,5 +150,5 @@ def test_every_format_in_the_schema_is_also_a_pattern() -> None:
      ("https://docs.corp.internal/study", False), ("https://paper.example/x", False)],
 )
 def test_what_the_schema_cannot_say_semantics_says(url: str, reachable: bool) -> None:
-    """A well-formed URL can still name a host only the contributor reaches: CW306, in stage 3."""
+    """A well-formed URL can still name a host only the contributor reaches: CW328, in stage 3."""
     assert (unreachable_host(url) is None) == reachable

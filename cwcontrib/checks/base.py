@@ -97,6 +97,9 @@ def check(stage: str, *codes: str) -> Callable[[CheckFunction], CheckFunction]:
     unknown = [c for c in codes if c not in REGISTRY]
     if unknown:
         raise ValueError(f"unknown finding codes {unknown}")
+    removed = [c for c in codes if not REGISTRY[c].active]
+    if removed:
+        raise ValueError(f"removed finding codes {removed}: emit what replaced them")
 
     def register(func: CheckFunction) -> CheckFunction:
         CHECKS.append(Check(stage=stage, name=func.__name__, codes=codes, run=func))

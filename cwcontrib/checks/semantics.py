@@ -292,14 +292,14 @@ def unreachable_host(url: str) -> str | None:
     return None if address.is_global else f"{host} is not a public address"
 
 
-@check("semantics", "CW306")
+@check("semantics", "CW328")
 def references_resolve(ctx: Context) -> Iterator[Finding]:
     if ctx.model is None:
         return
     for i, ref in enumerate(ctx.model.submission.references):
         problem = unreachable_host(ref.url) if ref.url is not None else None
         if problem is not None:
-            yield finding("CW306", f"{ref.url!r}: {problem}", ctx.at(f"/submission/references/{i}/url"))
+            yield finding("CW328", f"{ref.url!r}: {problem}", ctx.at(f"/submission/references/{i}/url"))
 
 
 @check("semantics", "CW317", "CW318", "CW323")
