@@ -35,10 +35,18 @@ class Code:
     why: str
     fix: str
     added_in: str
+    # Lifecycle (as ruff's rules): a code is never reused for another meaning; a retired one stays documented,
+    # is never emitted again, and names what replaced it.
+    removed_in: str | None = None
+    replaced_by: tuple[str, ...] = ()
 
     @property
     def stage(self) -> str:
         return STAGES[self.code[:3]]
+
+    @property
+    def active(self) -> bool:
+        return self.removed_in is None
 
 
 REGISTRY: dict[str, Code] = {}
@@ -47,10 +55,10 @@ E, W = Severity.ERROR, Severity.WARNING
 
 
 def _define(code: str, name: str, severity: Severity, summary: str, why: str, fix: str,
-            added_in: str = "0.1.0") -> None:
+            added_in: str = "0.1.0", removed_in: str | None = None, replaced_by: tuple[str, ...] = ()) -> None:
     if code in REGISTRY:
         raise ValueError(f"finding code {code} defined twice")
-    REGISTRY[code] = Code(code, name, severity, summary, why, fix, added_in)
+    REGISTRY[code] = Code(code, name, severity, summary, why, fix, added_in, removed_in, replaced_by)
 
 
 # --- CW0xx: the tool itself -------------------------------------------------------------------
@@ -207,11 +215,10 @@ _define("CW305", "duplicate-id", E,
         "Trial ids name catalog rows; they must be unique within a submission.",
         "Rename one of the trials.")
 _define("CW306", "reference-malformed", E,
-        "A reference's URL names a host its readers cannot reach: a single-label or reserved name "
-        "(localhost, *.local, *.internal...) or a private address. (A DOI or URL of the wrong form is a "
-        "schema violation, CW110.)",
-        "References must resolve for readers of the datasheet, not only on the contributor's network.",
-        "Cite the public address of the paper or page (or its DOI as `10.NNNN/suffix`).")
+        "A reference is not a well-formed DOI or http(s) URL.",
+        "References must resolve for readers of the datasheet.",
+        "Write DOIs as `10.NNNN/suffix` (without https://doi.org/) and URLs with https://.",
+        removed_in="0.2.0", replaced_by=("CW110", "CW328"))
 _define("CW307", "chance-accuracy", W,
         "A run's accuracy is at chance level for the dataset's number of classes.",
         "In the original release the largest gaps were often one framework failing to train at all.",
@@ -424,8 +431,10 @@ _define("CW505", "split-not-reevaluable", E,
 
 
 def finding(code: str, message: str, location: Location | None = None, hint: str | None = None) -> Finding:
-    """Build a finding for a registered code; the hint defaults to the code's fix."""
+    """Build a finding for a registered, active code; the hint defaults to the code's fix."""
     entry = REGISTRY[code]
+    if not entry.active:
+        raise ValueError(f"{code} was removed in {entry.removed_in}; emit {', '.join(entry.replaced_by)}")
     return Finding(
         code=entry.code,
         name=entry.name,
@@ -443,9 +452,16 @@ def lookup(code_or_name: str) -> Code | None:
     return next((c for c in REGISTRY.values() if c.name == key.lower()), None)
 
 
+def _lifecycle(entry: Code) -> str:
+    text = f"added in {entry.added_in}"
+    if not entry.active:
+        text += f", removed in {entry.removed_in}: now {' or '.join(entry.replaced_by)}"
+    return text
+
+
 def explain(entry: Code) -> str:
     return (
-        f"{entry.code} {entry.name} ({entry.severity.value}, {entry.stage} stage, added in {entry.added_in})\n\n"
+        f"{entry.code} {entry.name} ({entry.severity.value}, {entry.stage} stage, {_lifecycle(entry)})\n\n"
         f"What: {entry.summary}\n\nWhy it matters: {entry.why}\n\nHow to fix: {entry.fix}\n"
     )
 
@@ -470,7 +486,7 @@ def findings_markdown() -> str:
             lines += [
                 f"### {c.code} `{c.name}`",
                 "",
-                f"*{c.severity.value}, added in {c.added_in}*",
+                f"*{c.severity.value}, {_lifecycle(c)}*",
                 "",
                 f"**What:** {c.summary}",
                 "",
