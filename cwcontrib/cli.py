@@ -222,8 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
     datasets.set_defaults(func=cmd_datasets)
 
     from cwcontrib.catalog.cli import add_commands
+    from cwcontrib.importers.wandb import add_commands as add_import_commands
 
     add_commands(commands)
+    add_import_commands(commands)
     return parser
 
 

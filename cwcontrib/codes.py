@@ -372,7 +372,8 @@ _define("CW410", "weights-non-finite", E,
         "A model with non-finite weights cannot produce the accuracy it claims.",
         "Re-export the weights from the end of a healthy training run.")
 _define("CW411", "parameter-count-mismatch", E,
-        "The declared parameter count differs from the reference architecture's count.",
+        "The declared parameter count differs from the reference architecture's count (from every framework's "
+        "reference, when a pair's references differ: declare one of theirs, and CW413 names the difference).",
         "The parameter count is the simplest check that two 'identical' models are the same model.",
         "Declare the count of the reference architecture (the message gives it), or declare your modifications.")
 _define("CW412", "architecture-unknown", E,

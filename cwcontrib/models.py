@@ -111,6 +111,14 @@ class Hardware(Strict):
     host: ShortText | None = None
 
 
+class AccuracyMeasure(StrEnum):
+    """How a framework key's runs measured `test_accuracy` (schema 1.1)."""
+
+    K_OVER_N = "k-over-n"  # correct test examples over N, the whole test split: what cwcontrib's harnesses measure
+    MEAN_OF_BATCH_ACCURACIES = "mean-of-batch-accuracies"  # the mean of per-batch accuracies (the original PyTorch)
+    OTHER = "other"  # anything else; say what in the submission's description
+
+
 class Framework(Strict):
     """One framework as a run used it. `keras_version` is for TensorFlow runs written with Keras."""
 
@@ -123,6 +131,11 @@ class Framework(Strict):
     hardware: Hardware | None = Field(
         None, description="Since schema 1.1: the hardware this framework key's runs used, replacing the "
                           "submission's `hardware` as a whole (not merged with it).")
+    accuracy_measure: AccuracyMeasure | None = Field(
+        None, description="Since schema 1.1: how this framework key's runs measured `test_accuracy`. Absent means "
+                          "`k-over-n` (correct examples over the declared test-set size); a declared other measure "
+                          "(e.g. `mean-of-batch-accuracies`, whose values are mostly not k/N) turns the per-run "
+                          "error CW304 into one warning CW327 with the count.")
 
 
 class Layout(StrEnum):
@@ -336,13 +349,18 @@ class Manifest(Strict):
     def _fields_exist_in_its_version(self) -> Self:
         if self.schema_version == "1.0":
             for key, framework in self.frameworks.items():
-                if framework.hardware is not None:
-                    raise ValueError(f"frameworks.{key}.hardware needs schema_version 1.1")
+                for name in ("hardware", "accuracy_measure"):
+                    if getattr(framework, name) is not None:
+                        raise ValueError(f"frameworks.{key}.{name} needs schema_version 1.1")
         return self
 
     def hardware_of(self, framework_key: str) -> Hardware:
         """The hardware the runs of `framework_key` used: the framework's own (schema 1.1), else the default."""
         return self.frameworks[framework_key].hardware or self.hardware
+
+    def accuracy_measure_of(self, framework_key: str) -> AccuracyMeasure:
+        """How the runs of `framework_key` measured accuracy: as declared (schema 1.1), else k/N."""
+        return self.frameworks[framework_key].accuracy_measure or AccuracyMeasure.K_OVER_N
 
 
 def _without(model: type[BaseModel], *names: str) -> type[BaseModel]:
@@ -356,7 +374,7 @@ def _manifest_schema_model(version: str) -> type[BaseModel]:
     `schema_version` fixed to it. `Manifest` itself reads every supported version."""
     fields: dict[str, Any] = {"schema_version": (Literal[version], ...)}
     if version == "1.0":
-        framework = _without(Framework, "hardware")
+        framework = _without(Framework, "hardware", "accuracy_measure")
         fields["frameworks"] = (Annotated[dict[Slug, framework], Field(min_length=1)], ...)  # type: ignore[valid-type]
     return create_model("Manifest", __base__=Manifest, __doc__=Manifest.__doc__, **fields)
 

@@ -122,9 +122,15 @@ RUNS = TableSpec("runs", "run_id", "One row per run: one trial trained in one fr
     _c("input_height", "int", "Input height in pixels."),
     _c("input_width", "int", "Input width in pixels."),
     _c("input_channels", "int", "Input channels."),
-    _c("test_correct", "int", "k: correctly classified test examples, as claimed by the contributor."),
+    _c("test_correct", "int", "k: correctly classified test examples, as claimed by the contributor; null when the "
+                              "claimed accuracy is not k/N (`accuracy_is_k_over_n` false).", nullable=True),
     _c("test_size", "int", "N: test examples counted."),
-    _c("test_accuracy", "float", "k/N as claimed by the contributor (self-reported)."),
+    _c("test_accuracy", "float", "The accuracy as claimed by the contributor (self-reported): k/N, or the declared "
+                                 "measure's value when `accuracy_is_k_over_n` is false."),
+    _c("accuracy_is_k_over_n", "bool", "Whether the claimed accuracy is k/N of the test set. False for runs whose "
+                                       "framework declares another `accuracy_measure` (the original CrossedWires "
+                                       "PyTorch accuracies are means of per-batch accuracies): such an accuracy "
+                                       "counts no examples and compares with others only approximately."),
     _c("test_loss", "float", "Test loss as claimed.", nullable=True),
     _c("wall_time_s", "float", "Training wall time in seconds, as claimed.", nullable=True),
     _c("at_chance", "bool", "Whether the claimed accuracy is within three binomial standard deviations of "
@@ -165,7 +171,8 @@ PAIRS = TableSpec("pairs", "pair_id", "One row per pair: two runs of one trial, 
     _c("framework_b", "string", "Framework of run b."),
     _c("accuracy_a", "float", "Claimed test accuracy of run a."),
     _c("accuracy_b", "float", "Claimed test accuracy of run b."),
-    _c("gap", "float", "accuracy_a − accuracy_b, derived here from the two k/N (never taken from input)."),
+    _c("gap", "float", "accuracy_a − accuracy_b, derived here from the two k/N (never taken from input); from the "
+                       "two claimed accuracies when either is not k/N."),
     _c("abs_gap", "float", "|gap|."),
     _c("sign", "int", "The sign of the gap: 1, 0 or −1."),
     _c("winner", "string", "The framework key with the higher accuracy, or `tie`."),

@@ -15,7 +15,7 @@ from itertools import combinations
 from typing import Any
 
 from cwcontrib.checks.evaluation import content_digest
-from cwcontrib.checks.semantics import chance_ceiling, nearest_k
+from cwcontrib.checks.semantics import chance_ceiling, is_k_over_n, nearest_k
 from cwcontrib.models import Artifact, Hardware, Manifest
 from cwcontrib.trials import ResolvedTrial, flatten
 from cwcontrib.validate import Validation
@@ -118,7 +118,9 @@ def _run_row(model: Manifest, trial: ResolvedTrial, key: str, prints: _Fingerpri
     framework = model.frameworks[key]
     hardware = hardware_of(model, key)
     n = model.dataset.test_size
-    k = nearest_k(run.test_accuracy, n)
+    counted = is_k_over_n(run.test_accuracy, n)  # False only where a declared accuracy_measure let stage 3 pass it
+    k = nearest_k(run.test_accuracy, n) if counted else None
+    accuracy = k / n if k is not None else run.test_accuracy
     artifact = _artifact_for(model, run.weights)
     architecture = model.architecture
     implementation = architecture.implementations.get(key)
@@ -145,10 +147,11 @@ def _run_row(model: Manifest, trial: ResolvedTrial, key: str, prints: _Fingerpri
         "input_channels": architecture.input_shape.channels,
         "test_correct": k,
         "test_size": n,
-        "test_accuracy": k / n,
+        "test_accuracy": accuracy,
+        "accuracy_is_k_over_n": counted,
         "test_loss": run.test_loss,
         "wall_time_s": run.wall_time_s,
-        "at_chance": k / n <= chance_ceiling(model.architecture.num_classes, n),
+        "at_chance": accuracy <= chance_ceiling(model.architecture.num_classes, n),
         "weights_path": artifact.path if artifact else None,
         "weights_uri": artifact.uri if artifact else None,
         "weights_format": artifact.format.value if artifact else None,
@@ -164,6 +167,10 @@ def _sign(x: int) -> int:
     return (x > 0) - (x < 0)
 
 
+def _sign_of_float(x: float) -> int:
+    return (x > 0.0) - (x < 0.0)
+
+
 def _differs_in(a: _Setup, b: _Setup) -> str:
     framework, hardware = a.framework != b.framework, a.hardware != b.hardware
     return {(True, True): "both", (True, False): "framework", (False, True): "hardware"}.get(
@@ -174,7 +181,12 @@ def _pair_row(model: Manifest, runs: dict[str, dict[str, Any]], a: str, b: str,
               prints: _Fingerprints) -> dict[str, Any]:
     ra, rb = runs[a], runs[b]
     n = model.dataset.test_size
-    correct_gap = ra["test_correct"] - rb["test_correct"]  # in examples: exact, no float rounding in the sign
+    if ra["test_correct"] is not None and rb["test_correct"] is not None:
+        correct_gap = ra["test_correct"] - rb["test_correct"]  # in examples: exact, no float rounding in the sign
+        gap, sign, diverges = correct_gap / n, _sign(correct_gap), abs(correct_gap) >= DIVERGENCE * n
+    else:  # an accuracy that counts no examples (a declared accuracy_measure): the gap of the claimed values
+        gap = ra["test_accuracy"] - rb["test_accuracy"]
+        sign, diverges = _sign_of_float(gap), abs(gap) >= DIVERGENCE
     verdict = prints.verdicts.get((a, b))
     setups = {key: _Setup(model.frameworks[key].name.value, hardware_of(model, key)) for key in (a, b)}
     return {
@@ -187,11 +199,11 @@ def _pair_row(model: Manifest, runs: dict[str, dict[str, Any]], a: str, b: str,
         "framework_b": rb["framework"],
         "accuracy_a": ra["test_accuracy"],
         "accuracy_b": rb["test_accuracy"],
-        "gap": correct_gap / n,
-        "abs_gap": abs(correct_gap) / n,
-        "sign": _sign(correct_gap),
-        "winner": a if correct_gap > 0 else b if correct_gap < 0 else "tie",
-        "diverges": abs(correct_gap) >= DIVERGENCE * n,
+        "gap": gap,
+        "abs_gap": abs(gap),
+        "sign": sign,
+        "winner": a if sign > 0 else b if sign < 0 else "tie",
+        "diverges": diverges,
         "both_at_chance": ra["at_chance"] and rb["at_chance"],
         "any_at_chance": ra["at_chance"] or rb["at_chance"],
         "differs_in": _differs_in(setups[a], setups[b]),

@@ -179,12 +179,19 @@ def chance_ceiling(num_classes: int, n: int) -> float:
     return p + 3.0 * math.sqrt(p * (1 - p) * (1 / n))  # 1 / n, not x / n: a huge int N underflows, never overflows
 
 
-@check("semantics", "CW303", "CW304", "CW307")
+def is_k_over_n(accuracy: float, n: int) -> bool:
+    """Whether a claimed accuracy is k/N for a whole k (within K_OVER_N_TOLERANCE)."""
+    return abs(accuracy - nearest_k(accuracy, n) / n) <= K_OVER_N_TOLERANCE
+
+
+@check("semantics", "CW303", "CW304", "CW307", "CW327")
 def accuracies_are_counts(ctx: Context) -> Iterator[Finding]:
     if ctx.model is None:
         return
-    n = ctx.model.dataset.test_size
-    ceiling = chance_ceiling(ctx.model.architecture.num_classes, n)
+    model = ctx.model
+    n = model.dataset.test_size
+    ceiling = chance_ceiling(model.architecture.num_classes, n)
+    declared_not_counts: Counter[str] = Counter()  # framework key -> runs whose declared measure is not k/N
     for trial in ctx.trials:
         for run in trial.runs.values():
             accuracy = run.run.test_accuracy
@@ -192,15 +199,24 @@ def accuracies_are_counts(ctx: Context) -> Iterator[Finding]:
             if not 0.0 <= accuracy <= 1.0:
                 yield finding("CW303", f"accuracy {accuracy!r} is outside [0, 1]", where)
                 continue
-            k = nearest_k(accuracy, n)
-            if abs(accuracy - k / n) > K_OVER_N_TOLERANCE:
-                yield finding("CW304", f"accuracy {accuracy!r} is not k/{n}; the nearest is {k}/{n} = {k / n!r}",
-                              where, hint=f"If {k} of {n} test examples were correct, write {k / n!r}; otherwise "
-                                          "count correct predictions over the whole test split.")
-            elif accuracy <= ceiling:
+            if not is_k_over_n(accuracy, n):
+                if run.framework in model.frameworks and model.accuracy_measure_of(run.framework) != "k-over-n":
+                    declared_not_counts[run.framework] += 1  # declared: one warning per key below, not per run
+                else:
+                    k = nearest_k(accuracy, n)
+                    yield finding("CW304", f"accuracy {accuracy!r} is not k/{n}; the nearest is {k}/{n} = {k / n!r}",
+                                  where, hint=f"If {k} of {n} test examples were correct, write {k / n!r}; "
+                                              "otherwise count correct predictions over the whole test split.")
+                    continue
+            if accuracy <= ceiling:
                 yield finding("CW307", f"run {run.framework!r} of trial {trial.id!r} has accuracy {accuracy:.4f}, "
-                                       f"at chance for {ctx.model.architecture.num_classes} classes "
+                                       f"at chance for {model.architecture.num_classes} classes "
                                        f"(at most {ceiling:.4f})", where)
+    for key, count in sorted(declared_not_counts.items()):
+        runs = sum(1 for trial in ctx.trials if key in trial.runs)
+        measure = model.accuracy_measure_of(key).value
+        yield finding("CW327", f"{count} of {runs} {key!r} runs have accuracies that are not k/{n} "
+                               f"(declared accuracy_measure: {measure})", ctx.at(f"/frameworks/{key}/accuracy_measure"))
 
 
 def _curve_findings(ctx: Context, run: ResolvedRun, table: Table, epochs: int | None) -> Iterator[Finding]:

@@ -1,0 +1,1 @@
+"""Importers: turn results recorded elsewhere (experiment-tracker exports) into results-only submissions."""
