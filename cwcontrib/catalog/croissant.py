@@ -88,6 +88,13 @@ def _record_set(spec: TableSpec) -> dict[str, Any]:
     }
 
 
+def _license_url(expression: str) -> str:
+    """SPDX's page for a single license id; a compound expression (`MIT AND CC-BY-4.0`) as written."""
+    if all(c.isalnum() or c in ".-+" for c in expression):
+        return f"https://spdx.org/licenses/{expression}.html"
+    return expression
+
+
 def croissant(meta: dict[str, Any]) -> dict[str, Any]:
     """The Croissant document of a catalog, from its catalog.json content."""
     tables = meta["tables"]
@@ -99,9 +106,10 @@ def croissant(meta: dict[str, Any]) -> dict[str, Any]:
         "description": (
             "A living dataset of deep-learning models that are syntactically identical but semantically different: "
             "the same architecture, data and hyperparameters trained in PyTorch and in TensorFlow/Keras, with the "
-            "accuracy gap of every pair and how far each run is verified. Catalog digest " + meta["digest"] + "."),
+            "accuracy gap of every pair and how far each run is verified. Each submission keeps its own license "
+            "(the submissions table's `license` column). Catalog digest " + meta["digest"] + "."),
         "url": PROJECT_URL,
-        "license": "https://spdx.org/licenses/CC-BY-4.0.html",
+        "license": [_license_url(expression) for expression in meta["licenses"]],
         "citeAs": CITATION,
         "version": meta["version"] if meta["version"] != "unreleased" else "0.0.0",
         "isLiveDataset": True,

@@ -235,6 +235,7 @@ def write_tables(rows: Rows, extracts: dict[str, Extract], staged: Path, step: S
         "version": "unreleased",  # a release (cwcontrib release) names the version of what it publishes
         "tool": {"name": "cwcontrib", "version": __version__},
         "schema_versions": sorted({e.schema_version for e in extracts.values()}),
+        "licenses": sorted({e.submission["license"] for e in extracts.values()}),
         "submissions": {sid: {"content_digest": e.content_digest, "schema_version": e.schema_version}
                         for sid, e in sorted(extracts.items())},
         "audit": rows.audit,
