@@ -271,7 +271,10 @@ def build_catalog(repo: Path, out: Path | None = None, submissions: Path | None 
     try:
         meta = write_tables(rows, extracts, staged, step)
         from cwcontrib.catalog.croissant import croissant_bytes
+        from cwcontrib.catalog.datasheet import write_datasheet
 
+        write_datasheet(staged, rows.tables)
+        step("wrote DATASHEET.md")
         (staged / "croissant.json").write_bytes(croissant_bytes(meta))
         step("wrote croissant.json")
         (staged / "catalog.json").write_bytes(_canonical_json(meta))
