@@ -163,8 +163,14 @@ def cmd_architectures(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from cwcontrib.datasets import REGISTRY
+    from cwcontrib.datasets import REGISTRY, describe
 
+    if args.show is not None:
+        if args.show not in REGISTRY:
+            print(f"cwcontrib: unknown dataset {args.show!r}; known: {', '.join(sorted(REGISTRY))}", file=sys.stderr)
+            return EXIT_USAGE
+        sys.stdout.write(describe(args.show))
+        return EXIT_OK
     for info in REGISTRY.values():
         sizes = ", ".join(f"{split} {size:,}" for split, size in info.split_sizes.items())
         print(f"{info.name}: {info.title}; {info.num_classes} classes; {sizes}; {'x'.join(map(str, info.shape))}")
@@ -219,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     architectures.set_defaults(func=cmd_architectures)
 
     datasets = commands.add_parser("datasets", help="list the registered datasets")
+    datasets.add_argument("--show", metavar="NAME",
+                          help="print NAME's evaluation split exactly: examples, order, sha256 (dataset.sha256)")
     datasets.set_defaults(func=cmd_datasets)
 
     from cwcontrib.catalog.cli import add_commands

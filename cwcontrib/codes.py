@@ -429,6 +429,14 @@ _define("CW505", "split-not-reevaluable", E,
         "Re-evaluation measures the registered test split: a claim on another split could neither be checked "
         "against its size nor reproduced, and would be compared with the wrong examples.",
         "Evaluate on the registered test split and declare `split: test` (`cwcontrib datasets` gives its size).")
+_define("CW506", "dataset-digest-mismatch", E,
+        "`dataset.sha256` is not the registry's digest of the dataset's evaluation split (nor the sha256 of one of "
+        "its pinned files).",
+        "The digest says which examples the claims were measured on; a wrong one means either a different split "
+        "(a model evaluated on other rows) or a made-up value, and both would enter the catalog as facts.",
+        "Set `dataset.sha256` to the split digest `cwcontrib datasets --show NAME` prints (the message names it), "
+        "after checking that you evaluated on exactly that split (`cwcontrib.datasets.load(NAME, split=\"test\")`).",
+        added_in="0.2.0")
 
 
 def finding(code: str, message: str, location: Location | None = None, hint: str | None = None) -> Finding:

@@ -125,7 +125,7 @@ def _pair_result(trial: ResolvedTrial, labels: np.ndarray, evaluated: dict[str, 
     }
 
 
-@check("evaluation", "CW503")
+@check("evaluation", "CW503", needs=("trials",))
 def runs_have_weights(ctx: Context) -> Iterator[Finding]:
     """A run without weights can never be verified: say so, and what it means for the catalog."""
     bare = [(t.id, key, run) for t in ctx.trials for key, run in sorted(t.runs.items()) if run.run.weights is None]
@@ -145,7 +145,27 @@ def runs_have_weights(ctx: Context) -> Iterator[Finding]:
 REEVALUATED_SPLIT = "test"  # the only split the dataset registry loads
 
 
-@check("evaluation", "CW504", "CW505")
+def accepted_dataset_digests(name: str, split_sha256: str | None) -> set[str]:
+    """What `dataset.sha256` may be: the split digest (pinned, or of the split as loaded), or the sha256 of one of
+    the dataset's pinned files (schema 1.0 described the field as "the dataset files the runs used")."""
+    from cwcontrib.datasets import PINNED
+
+    files = {pin.hexdigest for key, pin in PINNED.items() if key.startswith(f"{name}/") and pin.algorithm == "sha256"}
+    return files | ({split_sha256} if split_sha256 else set())
+
+
+def dataset_digest_problem(ctx: Context, split_sha256: str) -> Finding | None:
+    """CW506 when the declared `dataset.sha256` is neither the split's digest nor a pinned file's."""
+    assert ctx.model is not None
+    dataset = ctx.model.dataset
+    if dataset.sha256 is None or dataset.sha256 in accepted_dataset_digests(dataset.name, split_sha256):
+        return None
+    return finding("CW506", f"dataset.sha256 is {dataset.sha256}, but the registry's {dataset.name} "
+                            f"{REEVALUATED_SPLIT} split has sha256 {split_sha256} "
+                            f"(`cwcontrib datasets --show {dataset.name}`)", ctx.at("/dataset/sha256"))
+
+
+@check("evaluation", "CW504", "CW505", "CW506", needs=("model",))
 def dataset_is_reevaluable(ctx: Context) -> Iterator[Finding]:
     """What re-evaluation needs from the declaration: the registered dataset's classes and its test split. Checked
     with `--no-reeval` too, so that the cheap job refuses what the re-evaluation job could not verify."""
@@ -159,6 +179,10 @@ def dataset_is_reevaluable(ctx: Context) -> Iterator[Finding]:
     if declared != info.num_classes:
         yield finding("CW504", f"architecture.num_classes is {declared}, but {info.name} has {info.num_classes} "
                                "classes", ctx.at("/architecture/num_classes"))
+    pinned = info.evaluation.sha256  # where none is pinned, re-evaluation compares with the split as loaded
+    problem = dataset_digest_problem(ctx, pinned) if pinned else None
+    if problem is not None:
+        yield problem
     split = model.dataset.split
     if split != REEVALUATED_SPLIT:
         yield finding("CW505", f"split {split!r}: {info.name} is re-evaluated on its {REEVALUATED_SPLIT} split "
@@ -224,9 +248,10 @@ def _section(plan: _Plan, reason: str | None = None, **parts: Any) -> dict[str, 
     return section
 
 
-@check("evaluation", "CW001", "CW500", "CW501", "CW502")
+@check("evaluation", "CW001", "CW500", "CW501", "CW502", "CW506",
+       needs=("model", "trials", "references", "weights_ok"))
 def claims_reproduce(ctx: Context) -> Iterator[Finding]:
-    from cwcontrib.datasets import DatasetError, load_test_split, preprocess
+    from cwcontrib.datasets import DatasetError, dataset_info, load_test_split, preprocess
 
     model = ctx.model
     if model is None:
@@ -261,6 +286,11 @@ def claims_reproduce(ctx: Context) -> Iterator[Finding]:
         ctx.results["evaluation"] = _section(plan, f"the {dataset.name} test split is unavailable (CW501)",
                                              seed=seed.as_dict(plan.digest), sample=sample)
         return
+    info = dataset_info(dataset.name)
+    if info is not None and info.evaluation.sha256 is None:  # no pinned digest: stage 5 is the first to know it
+        problem = dataset_digest_problem(ctx, split.sha256)
+        if problem is not None:
+            yield problem
     x = preprocess(split, dataset.preprocessing.rescale, dataset.preprocessing.mean, dataset.preprocessing.std)
     device = resolve_device(ctx.options.device)
     n = len(split.labels)

@@ -23,13 +23,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from cwcontrib.datasets.cifar import CIFAR_RECORD_BYTES, CIFAR_TEST_BATCH_BYTES, _load_cifar10
 from cwcontrib.datasets.digests import PINNED, PinnedDigest
-from cwcontrib.datasets.digits import DIGITS_TEST_SHA256, _load_digits
+from cwcontrib.datasets.digits import DIGITS_TEST_SHA256, _load_digits, digits_rows
 from cwcontrib.datasets.errors import DatasetError
 from cwcontrib.datasets.files import DATA_ENV_VAR, DEFAULT_DATA_DIR, resolve_data_dir
 from cwcontrib.datasets.idx import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, _load_idx_split
-from cwcontrib.datasets.registry import DIGITS_TRAIN_SIZE, REGISTRY, DatasetInfo, dataset_info
+from cwcontrib.datasets.registry import (
+    DIGITS_TRAIN_SIZE,
+    REGISTRY,
+    SPLIT_DIGEST_RULE,
+    DatasetInfo,
+    EvaluationSplit,
+    dataset_info,
+)
 from cwcontrib.datasets.split import TestSplit, preprocess, split_sha256
 
 
@@ -50,6 +59,49 @@ def load_test_split(name: str, data_dir: Path | None = None, *, verify: bool = T
         return _load_idx_split(name, root, verify)
     except DatasetError as exc:
         raise DatasetError(str(exc), portable=_portable(str(exc), root, name)) from None
+
+
+def load(name: str, split: str = "test", data_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A registered dataset's split as arrays for a training script: (images, labels), images uint8 (N, H, W, C) in
+    raw pixel values, labels int64, in the registry's order. `split="test"` is exactly the evaluation split the
+    validator re-evaluates on (checked against its pinned digests); `split="train"` is the rest of the dataset
+    where cwcontrib defines it (sklearn-digits: rows 0..1436)."""
+    info = REGISTRY.get(name)
+    if info is None:
+        raise DatasetError(f"unknown dataset {name!r}; known: {', '.join(sorted(REGISTRY))}")
+    if split == info.evaluation.name:
+        loaded = load_test_split(name, data_dir)
+        return loaded.images, loaded.labels
+    if split == "train" and name == "sklearn-digits":
+        return digits_rows(0, DIGITS_TRAIN_SIZE)
+    raise DatasetError(f"{name}: cwcontrib provides the {info.evaluation.name} split"
+                       + (" and the train split" if name == "sklearn-digits" else "")
+                       + f", not {split!r}; read other splits from the official files")
+
+
+def describe(name: str) -> str:
+    """What `cwcontrib datasets --show NAME` prints: the evaluation split exactly, and how to check it."""
+    info = REGISTRY.get(name)
+    if info is None:
+        raise DatasetError(f"unknown dataset {name!r}; known: {', '.join(sorted(REGISTRY))}")
+    split = info.evaluation
+    digest = split.sha256 or ("not pinned (no official copy was at hand to compute it): the digest of the split "
+                              "as loaded, which the pinned digests of its files determine")
+    lines = [f"{info.name}: {info.title}",
+             f"  classes: {info.num_classes}; image shape (H, W, C): {'x'.join(map(str, info.shape))}",
+             f"  splits: {', '.join(f'{s} {n:,}' for s, n in info.split_sizes.items())}",
+             f"evaluation split (dataset.split: {split.name}, dataset.test_size: {split.size})",
+             f"  examples: {split.examples}",
+             f"  order: {split.order}",
+             f"  sha256 (dataset.sha256): {digest}",
+             f"  digest rule: {SPLIT_DIGEST_RULE}"]
+    for key, pin in sorted(PINNED.items()):
+        if key.startswith(f"{name}/"):
+            lines.append(f"  file <data-dir>/{key}: {pin.algorithm} {pin.hexdigest}")
+    if split.files:
+        lines.append(f"  read from: {', '.join(f'<data-dir>/{f}' for f in split.files)} ({DATA_DIR_SOURCES})")
+    lines.append(f"  in a training script: cwcontrib.datasets.load({name!r}, split={split.name!r}) -> (images, labels)")
+    return "\n".join(lines) + "\n"
 
 
 DATA_DIR_LABEL = "<data-dir>"
@@ -78,11 +130,15 @@ __all__ = [
     "IDX_LABELS_MAGIC",
     "PINNED",
     "REGISTRY",
+    "SPLIT_DIGEST_RULE",
     "DatasetError",
     "DatasetInfo",
+    "EvaluationSplit",
     "PinnedDigest",
     "TestSplit",
     "dataset_info",
+    "describe",
+    "load",
     "load_test_split",
     "preprocess",
     "resolve_data_dir",

@@ -53,12 +53,15 @@ def load_split() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.nd
     return train, test
 
 
-def dataset_sha256() -> str:
-    """SHA-256 of the data exactly as the scripts use it, all 1,797 rows in file order:
-    the images as little-endian float32 (N, 8, 8) C-order bytes (already divided by 16),
-    immediately followed by the labels as little-endian int64 bytes."""
-    images, labels = load_arrays()
-    digest = hashlib.sha256()
-    digest.update(np.ascontiguousarray(images, dtype="<f4").tobytes())
+def split_sha256() -> str:
+    """SHA-256 of the test split as the CrossedWires dataset registry defines it (`cwcontrib datasets --show
+    sklearn-digits`): rows 1437..1796 in file order, the images as uint8 grey levels 0..16 in (N, 8, 8, 1) C-order
+    bytes, immediately followed by the labels as little-endian int64 bytes."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    grey = digits.images[TRAIN_SIZE:].astype(np.uint8).reshape(-1, 8, 8, 1)
+    labels = digits.target[TRAIN_SIZE:]
+    digest = hashlib.sha256(np.ascontiguousarray(grey, dtype=np.uint8).tobytes())
     digest.update(np.ascontiguousarray(labels, dtype="<i8").tobytes())
     return digest.hexdigest()
