@@ -125,7 +125,7 @@ def _pair_result(trial: ResolvedTrial, labels: np.ndarray, evaluated: dict[str, 
     }
 
 
-@check("evaluation", "CW503", needs=("trials",))
+@check("evaluation", "CW503")
 def runs_have_weights(ctx: Context) -> Iterator[Finding]:
     """A run without weights can never be verified: say so, and what it means for the catalog."""
     bare = [(t.id, key, run) for t in ctx.trials for key, run in sorted(t.runs.items()) if run.run.weights is None]
@@ -165,7 +165,7 @@ def dataset_digest_problem(ctx: Context, split_sha256: str) -> Finding | None:
                             f"(`cwcontrib datasets --show {dataset.name}`)", ctx.at("/dataset/sha256"))
 
 
-@check("evaluation", "CW504", "CW505", "CW506", needs=("model",))
+@check("evaluation", "CW504", "CW505", "CW506")
 def dataset_is_reevaluable(ctx: Context) -> Iterator[Finding]:
     """What re-evaluation needs from the declaration: the registered dataset's classes and its test split. Checked
     with `--no-reeval` too, so that the cheap job refuses what the re-evaluation job could not verify."""
@@ -248,8 +248,7 @@ def _section(plan: _Plan, reason: str | None = None, **parts: Any) -> dict[str, 
     return section
 
 
-@check("evaluation", "CW001", "CW500", "CW501", "CW502", "CW506",
-       needs=("model", "trials", "references", "weights_ok"))
+@check("evaluation", "CW001", "CW500", "CW501", "CW502", "CW506")
 def claims_reproduce(ctx: Context) -> Iterator[Finding]:
     from cwcontrib.datasets import DatasetError, dataset_info, load_test_split, preprocess
 
