@@ -18,7 +18,8 @@ from cwcontrib.catalog.datasheet_figures import HYPERPARAMETERS, mutual_informat
 HERE = Path(__file__).parent
 TEMPLATE = HERE / "datasheet_template.md"
 PAPER_TABLES = HERE / "paper_tables.yaml"
-FIGURES = "figures"
+# Figures lie beside DATASHEET.md, not in a subfolder: a release publishes the catalog as flat assets.
+FIGURE_PREFIX = "datasheet-"
 TOP = 3
 # The paper's tables describe the original release, imported as these submissions.
 PAPER_SUBMISSIONS = {"vgg16": "crossedwires-2021-vgg16", "resnet50": "crossedwires-2021-resnet50",
@@ -195,8 +196,8 @@ def _licenses(f: Frames) -> str:
 def _figures(f: Frames, folder: Path) -> str:
     by_arch = {str(arch): group for arch, group in sorted(f.pairs.groupby("architecture"))} if len(f.pairs) else {}
     information = {arch: mutual_information(group) for arch, group in by_arch.items()}
-    written = render_figures(folder / FIGURES, f.runs, by_arch, information)
-    parts = [f"![{caption}]({FIGURES}/{name})\n\n*{caption}.*" for name, caption in written]
+    written = render_figures(folder, FIGURE_PREFIX, f.runs, by_arch, information)
+    parts = [f"![{caption}]({name})\n\n*{caption}.*" for name, caption in written]
     rows = [[arch, name, f"{mi:.4f}"] for arch, values in information.items() for name, mi in values]
     parts.append("Mutual information (nats) between |gap| and each hyperparameter (scikit-learn's k-nearest-"
                  "neighbour estimator, k = 3, random_state 0) and each pair of hyperparameters (the pair's cell in a "

@@ -110,13 +110,13 @@ def _information(figure: Any, by_arch: dict[str, pd.DataFrame],
         ax.set_title(f"{arch}: which hyperparameters matter")
 
 
-def render_figures(folder: Path, runs: pd.DataFrame, by_arch: dict[str, pd.DataFrame],
+def render_figures(folder: Path, prefix: str, runs: pd.DataFrame, by_arch: dict[str, pd.DataFrame],
                    information: dict[str, list[tuple[str, float]]]) -> list[tuple[str, str]]:
-    """Write the PNG figures into `folder`; return (file name, caption) pairs in datasheet order."""
+    """Write the PNG figures into `folder`, each named `prefix` + its name; return (file name, caption) pairs in
+    datasheet order."""
     import matplotlib
     from matplotlib.figure import Figure
 
-    folder.mkdir(parents=True, exist_ok=True)
     height = 2.6 * max(1, len(by_arch))
     figures: list[tuple[str, str, Callable[[Any], None], tuple[float, float]]] = [
         ("accuracy-and-gap.png", "Accuracy per framework and |gap| per pair, per architecture (the paper's Figure 2)",
@@ -133,6 +133,6 @@ def render_figures(folder: Path, runs: pd.DataFrame, by_arch: dict[str, pd.DataF
             figure = Figure(figsize=size, layout="constrained")  # type: ignore[no-untyped-call]
             if by_arch:
                 draw(figure)
-            _save(figure, folder / name)
-            written.append((name, caption))
+            _save(figure, folder / f"{prefix}{name}")
+            written.append((f"{prefix}{name}", caption))
     return written
