@@ -49,7 +49,7 @@ def pairs(repo: Path) -> pd.DataFrame:
 def test_one_row_per_run_pair_trial_and_submission(repo: Path) -> None:
     meta = json.loads((repo / "catalog" / "catalog.json").read_text())
     assert {name: t["rows"] for name, t in meta["tables"].items()} == {"submissions": 1, "trials": 5, "runs": 10,
-                                                                       "pairs": 5}
+                                                                       "pairs": 5, "retracted": 0}
     for name, spec in TABLES.items():
         table = pq.read_table(repo / "catalog" / spec.file)
         assert table.schema.equals(spec.schema, check_metadata=False), name

@@ -64,7 +64,8 @@ def test_every_record_set_loads_through_mlcroissant_as_load_catalog_reads_it(cat
     frame = read_table(catalog_repo / "catalog", table)
     expected = [{k: (None if v is None or str(v) == "<NA>" else v) for k, v in row.items()}
                 for row in frame.to_dict("records")]
-    assert [c.name for c in TABLES[table].columns] == list(records[0])  # every column is a field, in order
+    if records:  # the demo has no tombstones: tests/test_release.py loads a `retracted` record set with rows
+        assert [c.name for c in TABLES[table].columns] == list(records[0])  # every column is a field, in order
     assert records == expected
 
 

@@ -84,10 +84,17 @@ def _release(version: str | None) -> CatalogSource:
 
 
 def catalog_source(version: str | None = None) -> CatalogSource:
-    if version is None:
-        checkout = find_checkout()
-        if checkout is not None:
-            return CatalogSource(checkout / "catalog", checkout)
+    """This checkout's catalog/; with `version`, the catalog at the checkout's tag v<version> when it has one
+    (read from git, cwcontrib.catalog.tags), else the release's assets downloaded over HTTPS."""
+    checkout = find_checkout()
+    if version is None and checkout is not None:
+        return CatalogSource(checkout / "catalog", checkout)
+    if version is not None and checkout is not None:
+        from cwcontrib.catalog.tags import catalog_at_release
+
+        tagged = catalog_at_release(checkout, version)
+        if tagged is not None:
+            return CatalogSource(tagged, checkout)
     return _release(version)
 
 
@@ -108,12 +115,39 @@ def read_table(folder: Path, table: str) -> pd.DataFrame:
     return frame
 
 
-def load_catalog(table: str = "runs", version: str | None = None) -> pd.DataFrame:
-    """One catalog table (`runs`, `pairs`, `trials` or `submissions`) as a DataFrame with nullable dtypes
-    (string, Int64, Float64, boolean; docs/catalog.md lists every column)."""
+def load_catalog(table: str = "runs", version: str | None = None, include_retracted: bool = False) -> pd.DataFrame:
+    """One catalog table (`runs`, `pairs`, `trials`, `submissions`, or the `retracted` tombstones) as a DataFrame
+    with nullable dtypes (string, Int64, Float64, boolean; docs/catalog.md lists every column).
+
+    Retracted submissions are not in the tables; `include_retracted=True` appends a row per retracted id of the
+    table's kind (its key and submission_id set, the rest null) and adds the columns `retracted`,
+    `retraction_reason` and `retracted_in`, so an old citation finds its explanation."""
     if table not in TABLES:
         raise CatalogError(f"no table {table!r}; the tables are {', '.join(TABLES)}")
-    return read_table(catalog_source(version).folder, table)
+    folder = catalog_source(version).folder
+    frame = read_table(folder, table)
+    if include_retracted and table != "retracted":
+        frame = _with_tombstones(frame, table, read_table(folder, "retracted"))
+    return frame
+
+
+def _with_tombstones(frame: pd.DataFrame, table: str, retracted: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
+    kind = table[:-1]  # submissions -> submission, runs -> run, ...
+    stones = retracted[retracted["kind"] == kind]
+    key = TABLES[table].key
+    dead = pd.DataFrame({key: stones["retracted_id"], "submission_id": stones["submission_id"]})
+    if table == "submissions":
+        dead = dead[["submission_id"]]
+    dead["retracted"] = True
+    dead["retraction_reason"] = stones["reason"]
+    dead["retracted_in"] = stones["retracted_in"]
+    live = frame.assign(retracted=False, retraction_reason=None, retracted_in=None)
+    both = pd.concat([live, dead.reindex(columns=live.columns)], ignore_index=True)
+    dtypes = {**live.dtypes.to_dict(), "retracted": pd.BooleanDtype(), "retraction_reason": pd.StringDtype(),
+              "retracted_in": pd.StringDtype()}
+    return both.astype(dtypes)
 
 
 def catalog_meta(version: str | None = None) -> dict[str, Any]:

@@ -159,3 +159,7 @@ def add_commands(commands: Any) -> None:
     diff.set_defaults(func=cmd_diff)
     docs = sub.add_parser("docs", help="print docs/catalog.md (every table and column)")
     docs.set_defaults(func=cmd_docs)
+
+    from cwcontrib.catalog.release_cli import add_release_commands
+
+    add_release_commands(commands)  # release, retract, verify-release

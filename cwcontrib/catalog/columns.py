@@ -195,7 +195,23 @@ PAIRS = TableSpec("pairs", "pair_id", "One row per pair: two runs of one trial, 
        nullable=True),
 ))
 
-TABLES: dict[str, TableSpec] = {t.name: t for t in (SUBMISSIONS, TRIALS, RUNS, PAIRS)}
+RETRACTED = TableSpec("retracted", "retracted_id", "Tombstones: one row per id of a submission retracted for cause "
+                      "(the submission, each of its trials, runs and pairs), from `retractions/<id>.json`, so an old "
+                      "citation resolves to an explanation. The other tables hold no retracted rows; "
+                      "`load_catalog(table, include_retracted=True)` appends these to them.", (
+    _c("retracted_id", "string", "The id as it was cited: a submission id, a trial key, a run id or a pair id."),
+    _c("kind", "string", "What the id names: `submission`, `trial`, `run` or `pair`."),
+    _c("submission_id", "string", "The retracted submission."),
+    _c("title", "string", "The submission's title when it was retracted.", nullable=True),
+    _c("content_digest", "string", "The submission's content digest when it was retracted.", nullable=True),
+    _c("reason", "string", "Why it was retracted, as the maintainer wrote it."),
+    _c("retracted_on", "string", "Date of the retraction (ISO 8601)."),
+    _c("retracted_by", "string", "The maintainer who retracted it.", nullable=True),
+    _c("last_release", "string", "The last release that held it (null: it was never released).", nullable=True),
+    _c("retracted_in", "string", "The first release without it, or `unreleased` until one is published."),
+))
+
+TABLES: dict[str, TableSpec] = {t.name: t for t in (SUBMISSIONS, TRIALS, RUNS, PAIRS, RETRACTED)}
 
 
 def arrow_table(spec: TableSpec, rows: list[dict[str, Any]]) -> pa.Table:

@@ -220,7 +220,8 @@ def _canonical_json(data: Any) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
-def write_tables(rows: Rows, extracts: dict[str, Extract], staged: Path, step: Step) -> dict[str, Any]:
+def write_tables(rows: Rows, extracts: dict[str, Extract], staged: Path, step: Step,
+                 version: str = "unreleased") -> dict[str, Any]:
     """The Parquet tables and catalog.json into `staged`; returns catalog.json's content."""
     tables = {}
     for name, spec in TABLES.items():
@@ -232,7 +233,7 @@ def write_tables(rows: Rows, extracts: dict[str, Extract], staged: Path, step: S
         tables[name] = {"file": spec.file, "rows": len(rows.tables[name]), "sha256": _sha256(path)}
     meta: dict[str, Any] = {
         "catalog_format": CATALOG_FORMAT,
-        "version": "unreleased",  # a release (cwcontrib release) names the version of what it publishes
+        "version": version,  # a release (cwcontrib release) names the version of what it publishes
         "tool": {"name": "cwcontrib", "version": __version__},
         "schema_versions": sorted({e.schema_version for e in extracts.values()}),
         "licenses": sorted({e.submission["license"] for e in extracts.values()}),
@@ -254,22 +255,35 @@ def _clean_stale(parent: Path, name: str) -> None:
 
 def build_catalog(repo: Path, out: Path | None = None, submissions: Path | None = None,
                   verifications: Path | None = None, cache: Path | None = None, step: Step = _trace,
-                  progress: ProgressSink | None = None) -> IndexResult:
+                  progress: ProgressSink | None = None, version: str | None = None,
+                  retractions: Path | None = None) -> IndexResult:
     """Rebuild the catalog of the repository at `repo` (deterministic, atomic, incremental); `progress` shows
-    the validation of changed submissions (hashing their files)."""
+    the validation of changed submissions (hashing their files). `version` names the release being published
+    (cwcontrib release); without it a catalog whose content is unchanged keeps its version, and any other is
+    `unreleased`. Tombstones under `retractions/` become the `retracted` table."""
+    from cwcontrib.catalog.retract import RetractionError, tombstone_rows
+
     out = out or repo / "catalog"
     submissions = submissions or repo / "submissions"
     verifications = verifications or repo / "verifications"
+    retractions = retractions or repo / "retractions"
     cache = cache or repo / ".cwcontrib-cache" / "index"
     out.parent.mkdir(parents=True, exist_ok=True)
     recover_dir(out)
     _clean_stale(out.parent, out.name)
+    try:
+        tombstones = tombstone_rows(retractions, submissions)
+    except RetractionError as exc:
+        raise IndexRefused(exc.refused) from None
     extracts, validated = _extracts(submissions, cache, step, progress)
     records, ignored = read_records(verifications)
     rows = join_rows(extracts, records, ignored)
+    rows.tables["retracted"] = tombstones
     staged = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
     try:
-        meta = write_tables(rows, extracts, staged, step)
+        meta = write_tables(rows, extracts, staged, step, version or "unreleased")
+        if version is None:
+            meta = _kept_version(out, meta)
         from cwcontrib.catalog.croissant import croissant_bytes
         from cwcontrib.catalog.datasheet import write_datasheet
 
@@ -279,6 +293,7 @@ def build_catalog(repo: Path, out: Path | None = None, submissions: Path | None 
         step("wrote croissant.json")
         (staged / "catalog.json").write_bytes(_canonical_json(meta))
         step("wrote catalog.json")
+        _carry_over(out, staged)
         changed = not _same_tree(staged, out)
         if changed:
             step("swapping")
@@ -287,6 +302,32 @@ def build_catalog(repo: Path, out: Path | None = None, submissions: Path | None 
     finally:
         shutil.rmtree(staged, ignore_errors=True)
     return IndexResult(out, meta["digest"], sorted(extracts), validated, rows.ignored, changed)
+
+
+def _kept_version(out: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """`meta` with the previous catalog's version when nothing but the version differs: rebuilding a released
+    catalog leaves it released (and its bytes unchanged)."""
+    try:
+        previous = json.loads((out / "catalog.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return meta
+    unversioned = {k: v for k, v in meta.items() if k not in ("version", "digest")}
+    if not isinstance(previous, dict) or unversioned != {k: v for k, v in previous.items()
+                                                         if k not in ("version", "digest")}:
+        return meta
+    kept = {**unversioned, "version": previous.get("version", meta["version"])}
+    kept["digest"] = hashlib.sha256(_canonical_json(kept)).hexdigest()
+    return kept
+
+
+# Files of catalog/ that a rebuild does not derive and keeps: the changelog is written by `cwcontrib release`.
+CARRIED_OVER = ("CHANGELOG.md",)
+
+
+def _carry_over(out: Path, staged: Path) -> None:
+    for name in CARRIED_OVER:
+        if (out / name).is_file() and not (staged / name).exists():
+            shutil.copyfile(out / name, staged / name)
 
 
 def _same_tree(a: Path, b: Path) -> bool:
