@@ -124,6 +124,19 @@ _define("CW113", "non-string-key", E,
         "A mapping key in the manifest is not a string (e.g. a bare number or null).",
         "JSON only has string keys; YAML number keys turn into different strings in different tools.",
         "Quote the key, or use a list instead of a mapping.")
+_define("CW114", "manifest-not-regular-file", E,
+        "The manifest is a symbolic link, a folder, a FIFO or a device, or could not be opened as a regular file.",
+        "A link can make the validator read a file outside the submission; a FIFO can block it forever.",
+        "Make submission.yaml (or .json) a plain file at the folder's root.", added_in="0.2.0")
+_define("CW115", "acknowledgement-of-error", E,
+        "An entry of `acknowledgements` names an error code; only warnings can be acknowledged.",
+        "An error means the submission cannot enter the dataset as it is: acknowledging it would hide that.",
+        "Fix what the error says and remove the acknowledgement.", added_in="0.2.0")
+_define("CW116", "acknowledgement-unused", W,
+        "An entry of `acknowledgements` matches no finding: no warning of that code at that location.",
+        "Stale acknowledgements would silently cover a warning that appears there later.",
+        "Remove the entry, or correct its `code` or `location` (`trials/<id>`, a JSON pointer such as "
+        "`/submission/references/0`, or a file path).", added_in="0.2.0")
 
 # --- CW2xx: files ---------------------------------------------------------------------------
 _define("CW200", "path-unsafe", E,
@@ -170,7 +183,8 @@ _define("CW209", "artifact-duplicate", E,
 _define("CW210", "reference-undeclared", E,
         "The manifest or trials table refers to a file that is not declared in `artifacts`.",
         "Weights, curves, tables and code are only trusted once their checksum is declared.",
-        "Add an `artifacts` entry for the file.")
+        "Add an `artifacts` entry for the file.",
+        removed_in="0.2.0", replaced_by=("CW330",))
 _define("CW211", "format-extension-mismatch", E,
         "A file's declared format does not match its file name extension.",
         "Format and extension must agree so that every tool picks the same reader.",
@@ -248,8 +262,9 @@ _define("CW313", "table-unreadable", E,
         "Tables are data the catalog is built from; unreadable tables cannot be verified.",
         "Write a UTF-8 CSV with a header row (or a Parquet file) with the documented columns.")
 _define("CW314", "table-value-invalid", E,
-        "A cell in a table has an invalid value.",
-        "Every trial row must be as valid as a trial written in the manifest.",
+        "A cell in a table (trials table or curves CSV) has an invalid value.",
+        "Every trial row must be as valid as a trial written in the manifest, and every curve row a number per "
+        "epoch, numbered 1, 2, 3...",
         "Fix the cell at the reported row and column.")
 _define("CW315", "table-too-large", E,
         "A table has more rows or columns than allowed.",
@@ -319,6 +334,17 @@ _define("CW327", "accuracy-declared-not-k-over-n", W,
         "catalog marks the runs (`accuracy_is_k_over_n` false, `test_correct` null).",
         "Nothing to fix if the declaration is true. With the weights, report k/N (correct predictions over the "
         "whole test split) instead and drop the declaration.")
+_define("CW329", "trial-hyperparameters-invalid", E,
+        "A trial's hyperparameters, once the shared `hyperparameters` are merged in, are missing a required "
+        "value or hold an invalid one.",
+        "Each trial is one training configuration: every run of it must be reproducible from its hyperparameters.",
+        "Set the value in the shared `hyperparameters` or in the trial (the message names the field).",
+        added_in="0.2.0")
+_define("CW330", "file-reference-undeclared", E,
+        "The manifest or trials table refers to a file (weights, curves, trials table, code) that is not "
+        "declared in `artifacts`.",
+        "Weights, curves, tables and code are only trusted once their checksum is declared.",
+        "Add an `artifacts` entry for the file (`cwcontrib artifacts DIR` prints it).", added_in="0.2.0")
 
 
 # --- CW4xx: weights -----------------------------------------------------------------------
@@ -396,6 +422,12 @@ _define("CW415", "input-too-large", E,
         "Reference models are built with real weights at the declared shape; some (Keras VGG16's Flatten head) "
         "grow with the input, so an unbounded shape could exhaust a runner's memory.",
         "Check the declared input shape; for genuinely larger inputs ask maintainers to raise the limit.")
+_define("CW416", "weights-not-openable", E,
+        "A weights file could not be opened safely when its tensors were read: it is a link, a folder or "
+        "missing. In validation this means it was replaced after the files stage verified its checksum.",
+        "Only the bytes whose sha256 was verified may be loaded; a file that changes during validation is not.",
+        "Make sure nothing modifies the submission folder while it is validated, and validate again.",
+        added_in="0.2.0")
 
 # --- CW5xx: re-evaluation -----------------------------------------------------------------
 _define("CW500", "accuracy-not-reproduced", E,
@@ -484,6 +516,12 @@ def findings_markdown() -> str:
         "",
         "Every finding the validator reports has a stable code. Errors fail validation; warnings do not.",
         "`cwcontrib explain CODE` prints one entry.",
+        "",
+        "A code has one meaning and one stage (its hundreds digit): a check declares every code it emits in its",
+        "`@check(...)` and may declare only codes of its own stage, plus CW001, which every check shares. A finding",
+        "with a code its check did not declare is reported as CW001 naming the check (the test suite sets",
+        "`CWCONTRIB_STRICT_CODES=1`, which makes it raise instead). A code is never reused: a retired code stays",
+        "here, marked removed, with what replaced it.",
         "",
     ]
     for prefix, stage in STAGES.items():

@@ -51,6 +51,7 @@ class Finding:
     message: str
     location: Location = field(default_factory=Location)
     hint: str = ""
+    acknowledged: str | None = None  # the reason, when the manifest acknowledges this warning (schema 1.1)
 
     def sort_key(self) -> tuple[Any, ...]:
         loc = self.location
@@ -65,7 +66,7 @@ class Finding:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "code": self.code,
             "name": self.name,
             "severity": self.severity.value,
@@ -73,6 +74,9 @@ class Finding:
             "location": self.location.as_dict(),
             "hint": self.hint,
         }
+        if self.acknowledged is not None:
+            data["acknowledged"] = {"reason": self.acknowledged}
+        return data
 
 
 def printable(text: str) -> str:

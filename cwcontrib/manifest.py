@@ -449,7 +449,7 @@ def load_manifest(root: Path, limits: Limits) -> LoadedManifest:
     try:
         raw = read_confined(root, name, limits.manifest_bytes)
     except UnsafeFile as exc:
-        code = "CW102" if exc.code == "CW207" else exc.code
+        code = "CW102" if exc.code == "CW207" else "CW114"  # a link, folder, FIFO or device: not a manifest
         return LoadedManifest(file=name, findings=[finding(code, str(exc), Location(name))])
     text, problems = decode_text(raw, name)
     if text is None:

@@ -326,6 +326,20 @@ class Code(Strict):
     commit: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{7,64}$")] | None = None
 
 
+class Acknowledgement(Strict):
+    """A warning the contributor has looked at and keeps, with why (as ruff's `noqa`): it stays in the report,
+    marked as acknowledged. Errors cannot be acknowledged."""
+
+    code: Annotated[str, StringConstraints(pattern=r"^CW[0-9]{3}$")] = Field(
+        description="The warning's code, e.g. CW307 (`cwcontrib codes` lists them).")
+    location: Annotated[str, StringConstraints(min_length=1, max_length=512)] = Field(
+        description="Where the warning points: `trials/<id>` (the trial, its runs and their files), a JSON pointer "
+                    "into the manifest (`/submission/references/0`; it covers everything below it), or a file "
+                    "path (`curves/t05-keras.csv`).")
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)] = Field(
+        description="Why the warning is expected, for reviewers and readers of the catalog.")
+
+
 class Manifest(Strict):
     """A CrossedWires submission: one study of the same trials trained in several frameworks."""
 
@@ -344,10 +358,14 @@ class Manifest(Strict):
     trials_table: TrialsTable | None = None
     artifacts: list[Artifact] = []
     code: Code | None = None
+    acknowledgements: list[Acknowledgement] = Field(
+        [], description="Since schema 1.1: warnings the contributor expects, each with its reason.")
 
     @model_validator(mode="after")
     def _fields_exist_in_its_version(self) -> Self:
         if self.schema_version == "1.0":
+            if self.acknowledgements:
+                raise ValueError("acknowledgements needs schema_version 1.1")
             for key, framework in self.frameworks.items():
                 for name in ("hardware", "accuracy_measure"):
                     if getattr(framework, name) is not None:
@@ -363,6 +381,9 @@ class Manifest(Strict):
         return self.frameworks[framework_key].accuracy_measure or AccuracyMeasure.K_OVER_N
 
 
+MANIFEST_FIELDS_SINCE_1_1 = ("acknowledgements",)
+
+
 def _without(model: type[BaseModel], *names: str) -> type[BaseModel]:
     """A copy of `model` without the fields `names`, for the schema of a version that did not have them."""
     fields: dict[str, Any] = {n: (info.annotation, info) for n, info in model.model_fields.items() if n not in names}
@@ -373,10 +394,12 @@ def _manifest_schema_model(version: str) -> type[BaseModel]:
     """The model a version's published JSON Schema is generated from: `Manifest` as that version has it, with
     `schema_version` fixed to it. `Manifest` itself reads every supported version."""
     fields: dict[str, Any] = {"schema_version": (Literal[version], ...)}
+    base: type[BaseModel] = Manifest
     if version == "1.0":
+        base = _without(Manifest, *MANIFEST_FIELDS_SINCE_1_1)
         framework = _without(Framework, "hardware", "accuracy_measure")
         fields["frameworks"] = (Annotated[dict[Slug, framework], Field(min_length=1)], ...)  # type: ignore[valid-type]
-    return create_model("Manifest", __base__=Manifest, __doc__=Manifest.__doc__, **fields)
+    return create_model("Manifest", __base__=base, __doc__=Manifest.__doc__, **fields)
 
 
 MANIFEST_SCHEMA_MODELS: dict[str, type[BaseModel]] = {v: _manifest_schema_model(v) for v in SUPPORTED_SCHEMA_VERSIONS}

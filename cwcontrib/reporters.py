@@ -19,7 +19,9 @@ def _plural(n: int, word: str) -> str:
 
 def _counts(report: Report) -> str:
     verdict = "valid" if report.ok else "INVALID"
-    return (f"{verdict} — {_plural(report.error_count, 'error')}, {_plural(report.warning_count, 'warning')} "
+    acknowledged = sum(report.acknowledged.values())
+    marked = f" ({acknowledged} acknowledged)" if acknowledged else ""
+    return (f"{verdict} — {_plural(report.error_count, 'error')}, {_plural(report.warning_count, 'warning')}{marked} "
             f"({_plural(report.trials, 'trial')}, {_plural(report.runs, 'run')})")
 
 
@@ -52,6 +54,8 @@ def render_text(report: Report) -> str:
     lines = []
     for f in report.findings:
         lines.append(printable(f"{f.location.render()}: {f.severity.value} {f.code} [{f.name}] {f.message}"))
+        if f.acknowledged is not None:
+            lines.append(printable(f"    acknowledged: {f.acknowledged}"))
         if f.hint:
             lines.append(printable(f"    hint: {f.hint}"))
     stages = ", ".join(f"{stage} {status}" for stage, status in report.stages.items())
@@ -97,6 +101,15 @@ class Group:
     file: str
     count: int
     listed: tuple[Finding, ...]
+    acknowledged: int = 0  # how many of `count` the manifest acknowledges
+
+    @property
+    def severity_label(self) -> str:
+        if not self.acknowledged:
+            return self.severity.value
+        if self.acknowledged == self.count:
+            return f"{self.severity.value} (acknowledged)"
+        return f"{self.severity.value} ({self.acknowledged} of {self.count} acknowledged)"
 
     @property
     def message(self) -> str:
@@ -123,7 +136,8 @@ def grouped(report: Report) -> list[Group]:
     order = {key: i for i, key in enumerate(listed)}
     keys = sorted(report.totals, key=lambda k: (k[1] is not Severity.ERROR, order.get(k, len(order)), k[0], k[2]))
     return [Group(code, REGISTRY[code].name, severity, file, report.totals[(code, severity, file)],
-                  tuple(listed.get((code, severity, file), ()))) for code, severity, file in keys]
+                  tuple(listed.get((code, severity, file), ())), report.acknowledged[(code, severity, file)])
+            for code, severity, file in keys]
 
 
 # GitHub refuses a comment body over 65,536 characters; the margin leaves room for what a workflow adds around it.
@@ -145,8 +159,12 @@ def _fill(lines: list[str], candidates: list[str], budget: int, more: Callable[[
 
 
 def _markdown_row(group: Group) -> str:
-    return (f"| {group.severity.value} | `{group.code}` {group.name} | {markdown_cell(group.where(), 360)} | "
-            f"{group.count} | {markdown_cell(group.message, 300)} | {markdown_cell(group.hint, 300)} |")
+    what = group.hint
+    reasons = [f.acknowledged for f in group.listed if f.acknowledged is not None]
+    if reasons:  # the contributor's reason, as inert as any stranger's text
+        what = f"acknowledged: {reasons[0]}"
+    return (f"| {group.severity_label} | `{group.code}` {group.name} | {markdown_cell(group.where(), 360)} | "
+            f"{group.count} | {markdown_cell(group.message, 300)} | {markdown_cell(what, 300)} |")
 
 
 def _more_rows(left_out: list[Group]) -> str:
@@ -197,8 +215,9 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def _annotation(severity: Severity, file: str, line: int | None, title: str, message: str, path_prefix: str) -> str:
-    level = "error" if severity is Severity.ERROR else "warning"
+def _annotation(severity: Severity, file: str, line: int | None, title: str, message: str, path_prefix: str,
+                acknowledged: bool = False) -> str:
+    level = "error" if severity is Severity.ERROR else "notice" if acknowledged else "warning"
     props = []
     if file and file != ".":
         props.append(f"file={_escape_property(path_prefix + file)}")
@@ -211,7 +230,7 @@ def _annotation(severity: Severity, file: str, line: int | None, title: str, mes
 def github_annotation(f: Finding, path_prefix: str) -> str:
     detail = f.message + (f" (at {f.location.pointer})" if f.location.pointer else "")
     return _annotation(f.severity, f.location.file, f.location.line, f"{f.code} {f.name}", f"{detail}. {f.hint}",
-                       path_prefix)
+                       path_prefix, acknowledged=f.acknowledged is not None)
 
 
 def group_annotation(group: Group, path_prefix: str) -> str:
@@ -220,7 +239,8 @@ def group_annotation(group: Group, path_prefix: str) -> str:
     count = f"{_plural(group.count, 'finding')}: " if group.count > 1 else ""
     where = f" (at {_clip(group.where(), 360)})" if group.listed else ""
     message = f"{count}{_clip(group.message, 500)}{where}. {_clip(group.hint, 500)}"
-    return _annotation(group.severity, group.file, first, f"{group.code} {group.name}", message, path_prefix)
+    return _annotation(group.severity, group.file, first, f"{group.code} {group.name}", message, path_prefix,
+                       acknowledged=group.count == group.acknowledged)
 
 
 def render_github(report: Report, path_prefix: str = "") -> str:

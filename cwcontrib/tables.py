@@ -180,6 +180,7 @@ def read_table(root: Path, rel: str, fmt: str, limits: Limits) -> Table:
     try:
         raw = read_confined(root, rel, limits.table_bytes)
     except UnsafeFile as exc:
-        raise TableError(str(exc), code="CW315" if exc.code == "CW207" else exc.code) from None
+        # too large is a table limit; a link, folder or vanished file (changed since stage 2) is unreadable
+        raise TableError(str(exc), code="CW315" if exc.code == "CW207" else "CW313") from None
     parse = parse_parquet if fmt == "parquet" else parse_csv
     return parse(raw, rel, limits)

@@ -93,7 +93,7 @@ def _defaults(model: Manifest) -> dict[str, Any]:
     return model.hyperparameters.model_dump(exclude_none=True) if model.hyperparameters else {}
 
 
-def _resolve(model: Manifest, trial: Trial, where: Where, code: str) -> tuple[ResolvedTrial, list[Finding]]:
+def _resolve(model: Manifest, trial: Trial, where: Where) -> tuple[ResolvedTrial, list[Finding]]:
     overrides = trial.hyperparameters.model_dump(exclude_none=True) if trial.hyperparameters else {}
     values = deep_merge(_defaults(model), overrides)
     problems: list[Finding] = []
@@ -107,7 +107,7 @@ def _resolve(model: Manifest, trial: Trial, where: Where, code: str) -> tuple[Re
             if error["type"] == "missing":
                 msg += " (neither the shared `hyperparameters` nor this trial sets it)"
                 path = ()
-            problems.append(finding(code, msg, where.of(*path)))
+            problems.append(finding("CW329", msg, where.of(*path)))
     resolved = ResolvedTrial(trial.id, where, values, hyperparameters)
     for framework, run in trial.runs.items():
         resolved.runs[framework] = ResolvedRun(framework, run, where, ("runs", framework))
@@ -116,7 +116,7 @@ def _resolve(model: Manifest, trial: Trial, where: Where, code: str) -> tuple[Re
 
 def inline_trials(model: Manifest, manifest: LoadedManifest) -> Iterator[tuple[ResolvedTrial, list[Finding]]]:
     for i, trial in enumerate(model.trials):
-        yield _resolve(model, trial, Where(manifest=manifest, pointer=f"/trials/{i}"), "CW110")
+        yield _resolve(model, trial, Where(manifest=manifest, pointer=f"/trials/{i}"))
 
 
 def _column_path(column: str) -> list[str]:
@@ -168,4 +168,4 @@ def table_trials(model: Manifest, table: Table) -> Iterator[tuple[ResolvedTrial 
         except ValidationError as exc:
             yield None, [finding("CW314", e["msg"], where.of(*map(str, e["loc"]))) for e in exc.errors()]
             continue
-        yield _resolve(model, trial, where, "CW314")
+        yield _resolve(model, trial, where)

@@ -12,27 +12,35 @@ from pathlib import Path
 from typing import Any
 
 from cwcontrib import __version__
+from cwcontrib.acknowledgements import apply_acknowledgements
 from cwcontrib.checks import STAGES, Context, checks_of
-from cwcontrib.checks.base import Options, ProgressSink
+from cwcontrib.checks.base import Check, Options, ProgressSink, UndeclaredCode, strict_codes
 from cwcontrib.codes import finding
 from cwcontrib.findings import Finding, Location, Severity, sorted_findings
 from cwcontrib.limits import DEFAULT_LIMITS, Limits
 from cwcontrib.models import SCHEMA_VERSION
 
 REPORT_FORMAT_VERSION = "1"
+# Codes the pipeline emits itself rather than a check: CW001 (a check failed or emitted an undeclared code, or a
+# stage left no submission), CW110 (an empty manifest), CW116 (an acknowledgement that matches no finding).
+PIPELINE_CODES = frozenset({"CW001", "CW110", "CW116"})
 
 
 class ListedFindings(list[Finding]):
     """The findings a report lists (at most the per-code cap of each code, in report order), and the true
-    number of findings per code, severity and file, listed or not."""
+    number of findings per code, severity and file, listed or not (and of those, how many are acknowledged)."""
 
-    def __init__(self, listed: Iterable[Finding] = (), totals: Counter[tuple[str, Severity, str]] | None = None):
+    def __init__(self, listed: Iterable[Finding] = (), totals: Counter[tuple[str, Severity, str]] | None = None,
+                 acknowledged: Counter[tuple[str, Severity, str]] | None = None):
         super().__init__(listed)
         self.totals = totals if totals is not None else count_findings(self)
+        self.acknowledged = acknowledged if acknowledged is not None else count_findings(self, acknowledged=True)
 
 
-def count_findings(findings: Iterable[Finding]) -> Counter[tuple[str, Severity, str]]:
-    return Counter((f.code, f.severity, f.location.file) for f in findings)
+def count_findings(findings: Iterable[Finding], acknowledged: bool = False) -> Counter[tuple[str, Severity, str]]:
+    """Findings per (code, severity, file); only the acknowledged ones when `acknowledged`."""
+    return Counter((f.code, f.severity, f.location.file) for f in findings
+                   if not acknowledged or f.acknowledged is not None)
 
 
 @dataclass
@@ -50,6 +58,13 @@ class Report:
         if isinstance(self.findings, ListedFindings):
             return self.findings.totals
         return count_findings(self.findings)
+
+    @property
+    def acknowledged(self) -> Counter[tuple[str, Severity, str]]:
+        """Per (code, severity, file), how many of the counted warnings the manifest acknowledges."""
+        if isinstance(self.findings, ListedFindings):
+            return self.findings.acknowledged
+        return count_findings(self.findings, acknowledged=True)
 
     @property
     def errors(self) -> list[Finding]:
@@ -102,6 +117,7 @@ class Report:
                 "by_code": self.by_code,
                 "listed": len(self.findings),
                 "truncated": self.truncated,
+                "acknowledged": sum(self.acknowledged.values()),
             },
             "stages": self.stages,
             "findings": [f.as_dict() for f in self.findings],
@@ -117,18 +133,40 @@ def _cap_per_code(findings: list[Finding], limit: int) -> ListedFindings:
         seen[f.code] += 1
         if seen[f.code] <= limit:
             listed.append(f)
-    return ListedFindings(listed, count_findings(findings))
+    return ListedFindings(listed, count_findings(findings), count_findings(findings, acknowledged=True))
+
+
+def _run_check(ctx: Context, registered: Check) -> list[Finding]:
+    found: list[Finding] = []
+    ctx.looking_at = ctx.manifest_file if ctx.manifest else "."
+    try:
+        found.extend(registered.run(ctx))  # what it yielded before a failure is kept
+    except Exception as exc:  # a failing check must surface as a finding, never as a traceback
+        message = f"check {registered.name} failed: {type(exc).__name__}: {exc}"
+        found.append(finding("CW001", message, Location(ctx.looking_at)))
+    return found
+
+
+def _declared_only(registered: Check, found: list[Finding]) -> list[Finding]:
+    """A check emits only the codes it declares (as ruff's rules): `explain`, the docs and the stage of a code
+    are only true if so. An undeclared code is cwcontrib's bug, so it becomes CW001 naming the check (strict
+    mode, for tests: UndeclaredCode is raised)."""
+    kept: list[Finding] = []
+    for f in found:
+        if registered.declares(f.code):
+            kept.append(f)
+            continue
+        message = f"check {registered.name} emitted {f.code}, which it does not declare: {f.message}"
+        if strict_codes():
+            raise UndeclaredCode(message)
+        kept.append(finding("CW001", message, f.location))
+    return kept
 
 
 def _run_stage(ctx: Context, stage: str) -> list[Finding]:
     found: list[Finding] = []
     for registered in checks_of(stage):
-        ctx.looking_at = ctx.manifest_file if ctx.manifest else "."
-        try:
-            found.extend(registered.run(ctx))
-        except Exception as exc:  # a failing check must surface as a finding, never as a traceback
-            message = f"check {registered.name} failed: {type(exc).__name__}: {exc}"
-            found.append(finding("CW001", message, Location(ctx.looking_at)))
+        found.extend(_declared_only(registered, _run_check(ctx, registered)))
     return found
 
 
@@ -174,6 +212,15 @@ def _unexplained(ctx: Context, stage: str, found: list[Finding]) -> list[Finding
                                  f"mapping with at least {required}", Location(ctx.manifest.file, 1, pointer=""))]
     return [finding("CW001", f"the {stage} stage left no submission to check and no check said why",
                     Location(ctx.manifest_file))]
+
+
+def _acknowledge(ctx: Context, findings: list[Finding]) -> list[Finding]:
+    """Mark the warnings the manifest acknowledges (schema 1.1), once every stage has reported."""
+    try:
+        return apply_acknowledgements(ctx.model, ctx.trials, findings, ctx.manifest_file, ctx.at)
+    except Exception as exc:  # cwcontrib's own bug: reported, never a traceback, never blamed on the input
+        return [*findings, finding("CW001", f"applying acknowledgements failed: {type(exc).__name__}: {exc}",
+                                   Location(ctx.manifest_file))]
 
 
 # Caches frameworks create on first use (torch's inductor cache appears in $TMPDIR when the fingerprint
@@ -232,6 +279,7 @@ def _validate(root: Path, limits: Limits, progress: ProgressSink | None, options
             stages[stage] = "skipped"
         if reason is not None:
             skipped[stage] = reason
+    findings = _acknowledge(ctx, findings)
     name = ctx.model.submission.id if ctx.model else root.resolve().name
     ordered = _cap_per_code(sorted_findings(findings), limits.findings_per_code)
     sections = dict(ctx.results, skipped_stages=skipped) if skipped else ctx.results

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,10 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+
+# A check that emits a code it does not declare raises in tests (cwcontrib.checks.base.strict_codes), instead of
+# becoming the CW001 finding users would see: the test that exercised it fails at the check that did it.
+os.environ.setdefault("CWCONTRIB_STRICT_CODES", "1")
 DEMO = REPO / "submissions" / "digits-cnn-pair"
 
 

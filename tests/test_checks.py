@@ -135,7 +135,6 @@ CASES: dict[str, tuple[str, Mutation]] = {
     "size-mismatch": ("CW205", edit(lambda d: d["artifacts"][0].update(size=d["artifacts"][0]["size"] + 1))),
     "checksum-mismatch": ("CW206", _flip_byte),
     "duplicate-artifact": ("CW209", edit(lambda d: d["artifacts"].append(dict(d["artifacts"][0])))),
-    "undeclared-reference": ("CW210", edit(lambda d: first_run(d).update(curves="curves/nowhere.csv"))),
     "format-extension": ("CW211", edit(lambda d: next(a for a in d["artifacts"] if a["path"].endswith(".csv"))
                                        .update(format="parquet"))),
     "hard-link": ("CW212", _hard_link),
@@ -164,6 +163,9 @@ CASES: dict[str, tuple[str, Mutation]] = {
     "curve-without-loss": ("CW313", lambda sub: rewrite_curve(
         sub, lambda rows: [{"epoch": r["epoch"], "acc": r.get("accuracy", "0")} for r in rows])),
     "bad-table-cell": ("CW314", lambda sub: _to_trials_table(sub, _bad_table_cell)),
+    "curve-loss-not-a-number": ("CW314", set_loss("low")),
+    "curve-epochs-out-of-order": ("CW314", lambda sub: rewrite_curve(
+        sub, lambda rows: [{**r, "epoch": str(len(rows) - i)} for i, r in enumerate(rows)])),
     "no-trials": ("CW316", edit(lambda d: d.update(trials=[]))),
     "unknown-dataset": ("CW317", edit(lambda d: d["dataset"].update(name="imagenet-tiny"))),
     "test-size-mismatch": ("CW318", edit(lambda d: d["dataset"].update(test_size=400))),
@@ -175,6 +177,8 @@ CASES: dict[str, tuple[str, Mutation]] = {
     "label-count": ("CW323", edit(lambda d: d["dataset"].update(label_names=["a", "b"]))),
     "license-ref-without-text": ("CW324", edit(lambda d: d["submission"].update(license="LicenseRef-mine"))),
     "license-lowercase": ("CW325", edit(lambda d: d["submission"].update(license="cc-by-4.0"))),
+    "hyperparameter-missing-after-merge": ("CW329", edit(lambda d: d["hyperparameters"].pop("loss"))),
+    "undeclared-reference": ("CW330", edit(lambda d: first_run(d).update(curves="curves/nowhere.csv"))),
 }
 
 

@@ -45,7 +45,8 @@ def test_every_manifest_code_has_a_corpus_case() -> None:
     covered = {c.name.split("-", 1)[0] for c in CASES}
     from cwcontrib.codes import REGISTRY
 
-    assert {c for c in REGISTRY if c.startswith("CW1") and c != "CW102"} <= covered  # CW102: tested by limit
+    # CW102: tested by limit; CW115, CW116 (acknowledgements) need a whole submission: tests/test_acknowledgements.py
+    assert {c for c in REGISTRY if c.startswith("CW1") and c not in ("CW102", "CW115", "CW116")} <= covered
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

@@ -160,4 +160,4 @@ def test_damaged_hdf5_is_still_a_finding(tmp_path: Path) -> None:
 
 def test_symlinked_weights_are_not_followed(tmp_path: Path) -> None:
     (tmp_path / "link.safetensors").symlink_to(DEMO / "weights" / "t01-pytorch.safetensors")
-    assert refused(tmp_path / "link.safetensors", "safetensors").code == "CW201"
+    assert refused(tmp_path / "link.safetensors", "safetensors").code == "CW416"

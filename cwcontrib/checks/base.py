@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +78,24 @@ class Context:
 
 
 CheckFunction = Callable[[Context], Iterable[Finding]]
+CONTEXT_FIELDS = frozenset(f.name for f in fields(Context))
+
+
+# Codes any check may emit without declaring them: CW001 is a check's report of its own failure (the pipeline
+# emits it too, for a check that raised or emitted a code it did not declare).
+SHARED_CODES = frozenset({"CW001"})
+
+# Set to "1" (tests/conftest.py does) to make a check that emits an undeclared code raise UndeclaredCode instead
+# of being reported as CW001: the test that exercised it fails loudly, at the check that did it.
+STRICT_CODES_VARIABLE = "CWCONTRIB_STRICT_CODES"
+
+
+def strict_codes() -> bool:
+    return os.environ.get(STRICT_CODES_VARIABLE) == "1"
+
+
+class UndeclaredCode(AssertionError):
+    """A check emitted a code its `@check(...)` does not declare (raised only in strict mode)."""
 
 
 @dataclass(frozen=True)
@@ -85,31 +104,66 @@ class Check:
     name: str
     codes: tuple[str, ...]
     run: CheckFunction
+    needs: tuple[str, ...] = ()  # Context fields it reads that a check of the same or an earlier stage fills
+    provides: tuple[str, ...] = ()  # Context fields it fills
+
+    def declares(self, code: str) -> bool:
+        return code in self.codes or code in SHARED_CODES
 
 
 CHECKS: list[Check] = []
 
 
-def check(stage: str, *codes: str) -> Callable[[CheckFunction], CheckFunction]:
-    """Register a check under its stage, naming every code it can emit."""
+def check(stage: str, *codes: str, needs: tuple[str, ...] = (), provides: tuple[str, ...] = ()
+          ) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a check under its stage, naming every code it can emit, the Context fields it reads that other
+    checks fill (`needs`) and those it fills (`provides`): the order of checks follows from them."""
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage}")
+    unknown_fields = [name for name in (*needs, *provides) if name not in CONTEXT_FIELDS]
+    if unknown_fields:
+        raise ValueError(f"not Context fields: {unknown_fields}")
     unknown = [c for c in codes if c not in REGISTRY]
     if unknown:
         raise ValueError(f"unknown finding codes {unknown}")
     removed = [c for c in codes if not REGISTRY[c].active]
     if removed:
         raise ValueError(f"removed finding codes {removed}: emit what replaced them")
+    foreign = [c for c in codes if REGISTRY[c].stage != stage and c not in SHARED_CODES]
+    if foreign:
+        raise ValueError(f"codes {foreign} belong to another stage than {stage}: a code has one stage")
 
     def register(func: CheckFunction) -> CheckFunction:
-        CHECKS.append(Check(stage=stage, name=func.__name__, codes=codes, run=func))
+        CHECKS.append(Check(stage=stage, name=func.__name__, codes=codes, run=func, needs=needs, provides=provides))
         return func
 
     return register
 
 
 def checks_of(stage: str) -> list[Check]:
-    return [c for c in CHECKS if c.stage == stage]
+    """The checks of a stage in the order their needs impose, ties broken by name: never the order in which
+    modules happen to define them (as a linter's rules, each check may be moved or added anywhere)."""
+    return order_checks(CHECKS, stage)
+
+
+def order_checks(registered: Iterable[Check], stage: str) -> list[Check]:
+    everything = sorted(registered, key=lambda c: (STAGES.index(c.stage), c.name))
+    pending = [c for c in everything if c.stage == stage]
+    earlier = {name for c in everything if STAGES.index(c.stage) < STAGES.index(stage) for name in c.provides}
+    providers = {name: {c.name for c in pending if name in c.provides} for c in pending for name in c.needs}
+    for c in pending:
+        missing = [name for name in c.needs if not providers[name] - {c.name} and name not in earlier]
+        if missing:
+            raise ValueError(f"check {c.name} needs {missing}, which no check of its or an earlier stage provides")
+    ordered: list[Check] = []
+    while pending:
+        done = {c.name for c in ordered}
+        ready = [c for c in pending if all(providers[name] - {c.name} <= done for name in c.needs)]
+        if not ready:
+            raise ValueError(f"checks {[c.name for c in pending]} need each other: no order satisfies them")
+        ordered.append(ready[0])  # the first by name among those whose needs are met
+        pending.remove(ready[0])
+    return ordered
 
 
 def walk_strings(data: Any, pointer: str = "") -> Iterable[tuple[str, str, str]]:

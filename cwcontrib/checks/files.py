@@ -17,7 +17,7 @@ def _artifact_pointer(index: int, field: str = "path") -> str:
     return f"/artifacts/{index}/{field}"
 
 
-@check("files", "CW201", "CW202", "CW208", "CW212", "CW214")
+@check("files", "CW201", "CW202", "CW208", "CW212", "CW214", provides=("tree",))
 def folder_holds_only_plain_files(ctx: Context) -> Iterator[Finding]:
     ctx.tree = scan_tree(ctx.root, ctx.limits)
     if ctx.tree.truncated:
@@ -34,17 +34,14 @@ def folder_holds_only_plain_files(ctx: Context) -> Iterator[Finding]:
             yield finding("CW212", f"this file has {entry.nlink} hard links", Location(printable(rel)))
 
 
-@check("files", "CW200", "CW209", "CW211", "CW213")
+@check("files", "CW200", "CW209", "CW211", "CW213", needs=("model",))
 def artifact_declarations_are_sound(ctx: Context) -> Iterator[Finding]:
     if ctx.model is None:
         return
     seen: set[str] = set()
     for i, artifact in enumerate(ctx.model.artifacts):
-        if artifact.path is None:
-            if artifact.uri is None:
-                yield finding("CW200", "the artifact has neither `path` nor `uri`", ctx.at(f"/artifacts/{i}"))
-            else:
-                yield finding("CW213", f"{artifact.uri} is declared by URI only", ctx.at(_artifact_pointer(i, "uri")))
+        if artifact.path is None:  # then it has a `uri`: the schema requires one of the two
+            yield finding("CW213", f"{artifact.uri} is declared by URI only", ctx.at(_artifact_pointer(i, "uri")))
             continue
         problem = path_problem(artifact.path)
         if problem:
@@ -69,7 +66,8 @@ def _local_artifacts(ctx: Context) -> Iterator[tuple[int, Artifact, str]]:
         yield i, artifact, path
 
 
-@check("files", "CW201", "CW202", "CW203", "CW205", "CW206", "CW207", "CW208")
+@check("files", "CW201", "CW202", "CW203", "CW205", "CW206", "CW207", "CW208", needs=("model", "tree"),
+       provides=("verified",))
 def artifacts_match_their_checksums(ctx: Context) -> Iterator[Finding]:
     if ctx.model is None or ctx.tree is None:
         return
@@ -123,7 +121,7 @@ def _verify_checksums(ctx: Context, planned: list[tuple[int, Artifact, str]], to
         ctx.progress.finish()
 
 
-@check("files", "CW204")
+@check("files", "CW204", needs=("model", "tree"))
 def no_undeclared_files(ctx: Context) -> Iterator[Finding]:
     if ctx.model is None or ctx.tree is None:
         return

@@ -9,8 +9,9 @@ from typing import Any
 import jsonschema
 from pydantic import ValidationError
 
+from cwcontrib.acknowledgements import of_an_error
 from cwcontrib.checks.base import Context, check
-from cwcontrib.codes import finding
+from cwcontrib.codes import REGISTRY, finding
 from cwcontrib.findings import Finding
 from cwcontrib.manifest import join_pointer, load_manifest
 from cwcontrib.models import SCHEMA_VERSION, SUPPORTED_SCHEMA_VERSIONS, Manifest
@@ -65,14 +66,14 @@ def _pydantic_findings(ctx: Context, exc: ValidationError) -> Iterator[Finding]:
 
 
 @check("manifest", "CW100", "CW101", "CW102", "CW103", "CW104", "CW105", "CW106", "CW107", "CW108",
-       "CW109", "CW111", "CW113")
+       "CW109", "CW111", "CW113", "CW114", provides=("manifest",))
 def manifest_is_safe_data(ctx: Context) -> Iterable[Finding]:
     ctx.manifest = load_manifest(ctx.root, ctx.limits)
     ctx.looking_at = ctx.manifest.file
     return ctx.manifest.findings
 
 
-@check("manifest", "CW110", "CW112")
+@check("manifest", "CW110", "CW112", needs=("manifest",), provides=("model",))
 def manifest_follows_schema(ctx: Context) -> Iterator[Finding]:
     if ctx.manifest is None or not ctx.manifest.usable:
         return
@@ -97,3 +98,12 @@ def manifest_follows_schema(ctx: Context) -> Iterator[Finding]:
         ctx.model = Manifest.model_validate(data)
     except ValidationError as exc:  # rules the JSON Schema cannot express
         yield from _pydantic_findings(ctx, exc)
+
+
+@check("manifest", "CW115", needs=("model",))
+def acknowledgements_name_warnings(ctx: Context) -> Iterator[Finding]:
+    """Only warnings may be acknowledged: an error means the submission cannot enter the dataset as it is."""
+    for i, ack in enumerate(ctx.model.acknowledgements if ctx.model else []):
+        if of_an_error(ack):
+            yield finding("CW115", f"{ack.code} ({REGISTRY[ack.code].name}) is an error: errors cannot be "
+                                   "acknowledged, only fixed", ctx.at(f"/acknowledgements/{i}/code"))

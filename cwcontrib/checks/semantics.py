@@ -53,7 +53,7 @@ def _read_verified_table(ctx: Context, rel: str, fmt: str) -> Table | None:
     return cached
 
 
-@check("semantics", "CW110", "CW313", "CW314", "CW315", "CW316")
+@check("semantics", "CW313", "CW314", "CW315", "CW316", "CW329", needs=("model", "verified"), provides=("trials",))
 def trials_are_well_formed(ctx: Context) -> Iterator[Finding]:
     if ctx.model is None or ctx.manifest is None:
         return
@@ -80,7 +80,7 @@ def trials_are_well_formed(ctx: Context) -> Iterator[Finding]:
         yield finding("CW316", "neither `trials` nor `trials_table` is given", ctx.at(""))
 
 
-@check("semantics", "CW305")
+@check("semantics", "CW305", needs=("trials",))
 def trial_ids_are_unique(ctx: Context) -> Iterator[Finding]:
     counts = Counter(t.id for t in ctx.trials)
     for trial in ctx.trials:
@@ -88,26 +88,26 @@ def trial_ids_are_unique(ctx: Context) -> Iterator[Finding]:
             yield finding("CW305", f"trial id {trial.id!r} is used {counts[trial.id]} times", trial.where.of("id"))
 
 
-@check("semantics", "CW210")
+@check("semantics", "CW330", needs=("model", "trials"))
 def referenced_files_are_declared(ctx: Context) -> Iterator[Finding]:
     if ctx.model is None:
         return
     model = ctx.model
     declared = {a.path for a in model.artifacts if a.path}
     if model.trials_table and model.trials_table.path not in declared:
-        yield finding("CW210", f"{model.trials_table.path!r} is not declared", ctx.at("/trials_table/path"))
+        yield finding("CW330", f"{model.trials_table.path!r} is not declared", ctx.at("/trials_table/path"))
     for i, path in enumerate(model.code.files if model.code else []):
         if path not in declared:
-            yield finding("CW210", f"{path!r} is not declared", ctx.at(f"/code/files/{i}"))
+            yield finding("CW330", f"{path!r} is not declared", ctx.at(f"/code/files/{i}"))
     for trial in ctx.trials:
         for run in trial.runs.values():
             for field in ("weights", "curves"):
                 path = getattr(run.run, field)
                 if path is not None and path not in declared:
-                    yield finding("CW210", f"{path!r} is not declared", run.at(field))
+                    yield finding("CW330", f"{path!r} is not declared", run.at(field))
 
 
-@check("semantics", "CW311", "CW312")
+@check("semantics", "CW311", "CW312", needs=("model", "trials"))
 def runs_name_declared_frameworks(ctx: Context) -> Iterator[Finding]:
     if ctx.model is None:
         return
@@ -126,7 +126,7 @@ def runs_name_declared_frameworks(ctx: Context) -> Iterator[Finding]:
             yield finding("CW312", f"trial {trial.id!r} has no run for {', '.join(missing)}", trial.where.of("runs"))
 
 
-@check("semantics", "CW300")
+@check("semantics", "CW300", needs=("trials",))
 def runs_share_hyperparameters(ctx: Context) -> Iterator[Finding]:
     for trial in ctx.trials:
         trial_values = flatten(trial.hyperparameter_values)
@@ -147,7 +147,7 @@ def _in_space(value: object, dimension: Range | Choice) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and dimension.low <= value <= dimension.high
 
 
-@check("semantics", "CW301", "CW320", "CW322")
+@check("semantics", "CW301", "CW320", "CW322", needs=("model", "trials"))
 def trials_lie_in_search_space(ctx: Context) -> Iterator[Finding]:
     if ctx.model is None:
         return
@@ -184,7 +184,7 @@ def is_k_over_n(accuracy: float, n: int) -> bool:
     return abs(accuracy - nearest_k(accuracy, n) / n) <= K_OVER_N_TOLERANCE
 
 
-@check("semantics", "CW303", "CW304", "CW307", "CW327")
+@check("semantics", "CW303", "CW304", "CW307", "CW327", needs=("model", "trials"))
 def accuracies_are_counts(ctx: Context) -> Iterator[Finding]:
     if ctx.model is None:
         return
@@ -235,12 +235,12 @@ def _curve_findings(ctx: Context, run: ResolvedRun, table: Table, epochs: int | 
             try:
                 value = float(cell) if cell is not None else math.nan
             except (TypeError, ValueError):
-                yield finding("CW313", f"{column} value {cell!r} is not a number",
+                yield finding("CW314", f"{column} value {cell!r} is not a number",
                               Location(table.file, table.line_of(index), row=index + 1, column=column))
                 continue
             if column == "epoch":
                 if value != index + 1:
-                    yield finding("CW313", f"epoch is {cell!r}, expected {index + 1}", location,
+                    yield finding("CW314", f"epoch is {cell!r}, expected {index + 1}", location,
                                   hint="Number epochs 1, 2, 3, ... one row each, in order.")
             elif not math.isfinite(value):
                 yield finding("CW308", f"{column} is {cell!r} at epoch {index + 1}", location)
@@ -248,7 +248,7 @@ def _curve_findings(ctx: Context, run: ResolvedRun, table: Table, epochs: int | 
                 yield finding("CW309", f"{column} is {value:.3g} at epoch {index + 1}", location)
 
 
-@check("semantics", "CW302", "CW308", "CW309", "CW313")
+@check("semantics", "CW302", "CW308", "CW309", "CW313", "CW314", "CW315", needs=("trials", "verified"))
 def curves_match_training(ctx: Context) -> Iterator[Finding]:
     done: set[str] = set()
     for trial in ctx.trials:
@@ -267,7 +267,7 @@ def curves_match_training(ctx: Context) -> Iterator[Finding]:
                 yield from _curve_findings(ctx, run, table, epochs)
 
 
-@check("semantics", "CW319", "CW324", "CW325")
+@check("semantics", "CW319", "CW324", "CW325", needs=("model", "verified"))
 def license_is_accepted(ctx: Context) -> Iterator[Finding]:
     if ctx.model is None:
         return
@@ -308,7 +308,7 @@ def unreachable_host(url: str) -> str | None:
     return None if address.is_global else f"{host} is not a public address"
 
 
-@check("semantics", "CW328")
+@check("semantics", "CW328", needs=("model",))
 def references_resolve(ctx: Context) -> Iterator[Finding]:
     if ctx.model is None:
         return
@@ -318,7 +318,7 @@ def references_resolve(ctx: Context) -> Iterator[Finding]:
             yield finding("CW328", f"{ref.url!r}: {problem}", ctx.at(f"/submission/references/{i}/url"))
 
 
-@check("semantics", "CW317", "CW318", "CW323")
+@check("semantics", "CW317", "CW318", "CW323", needs=("model",))
 def dataset_matches_registry(ctx: Context) -> Iterator[Finding]:
     if ctx.model is None:
         return
@@ -336,7 +336,7 @@ def dataset_matches_registry(ctx: Context) -> Iterator[Finding]:
                       ctx.at("/dataset/label_names"))
 
 
-@check("semantics", "CW310")
+@check("semantics", "CW310", needs=("manifest", "model", "verified"))
 def no_secrets_in_data(ctx: Context) -> Iterator[Finding]:
     if ctx.manifest is not None and ctx.manifest.data is not None:
         for pointer, key, value in walk_strings(ctx.manifest.data):
@@ -400,7 +400,7 @@ def _scanned_as_table(ctx: Context, path: str) -> bool:
         return fmt == "parquet"  # an unreadable CSV is still text that may hold a key
 
 
-@check("semantics", "CW310", "CW326")
+@check("semantics", "CW310", "CW326", needs=("model", "verified"))
 def no_secrets_in_text_files(ctx: Context) -> Iterator[Finding]:
     """Code, notes and configs are where `wandb.login(key=...)` and `HF_TOKEN=...` usually are."""
     if ctx.model is None:
@@ -426,7 +426,7 @@ def _text_secrets(path: str, raw: bytes) -> Iterator[Finding]:
                           Location(path, number))
 
 
-@check("semantics", "CW321")
+@check("semantics", "CW321", needs=("model",))
 def training_code_is_archived(ctx: Context) -> Iterator[Finding]:
     if ctx.model is not None and ctx.model.code is None:
         yield finding("CW321", "no `code` section", ctx.at(""))

@@ -64,7 +64,7 @@ def _framework_missing(exc: ImportError) -> bool:
     return (exc.name or "").split(".")[0] in FRAMEWORK_MODULES
 
 
-@check("weights", "CW411", "CW412", "CW413", "CW414", "CW415")
+@check("weights", "CW411", "CW412", "CW413", "CW414", "CW415", needs=("model",), provides=("references",))
 def reference_architectures_match_the_declaration(ctx: Context) -> Iterator[Finding]:
     from cwcontrib.architectures import ArchitectureError, compare
 
@@ -129,8 +129,8 @@ def _compare(reference: Reference, present: dict[str, np.ndarray], run: Resolved
             yield finding("CW410", f"{run.run.weights}: {name} has {bad} NaN or infinite values", where)
 
 
-@check("weights", "CW201", "CW202", "CW400", "CW401", "CW402", "CW403", "CW404", "CW405", "CW406", "CW407",
-       "CW408", "CW409", "CW410", "CW414")
+@check("weights", "CW400", "CW401", "CW402", "CW403", "CW404", "CW405", "CW406", "CW407", "CW408", "CW409",
+       "CW410", "CW414", "CW416", needs=("model", "trials", "verified", "references"), provides=("weights_ok",))
 def weights_load_strictly(ctx: Context) -> Iterator[Finding]:
     model = ctx.model
     if model is None:
