@@ -13,7 +13,7 @@ from cwcontrib.checks.base import Context, check, walk_strings
 from cwcontrib.codes import finding
 from cwcontrib.datasets import dataset_info
 from cwcontrib.findings import Finding, Location
-from cwcontrib.models import Choice, Manifest, Range, hyperparameter_paths
+from cwcontrib.models import Choice, Range, hyperparameter_paths
 from cwcontrib.safefs import UnsafeFile, read_confined
 from cwcontrib.secrets import is_secret_name, secret_in_value, secrets_in_text
 from cwcontrib.spdx import judge_license, license_text_path
@@ -25,11 +25,6 @@ from cwcontrib.trials import ResolvedRun, flatten, inline_trials, table_column_p
 K_OVER_N_TOLERANCE = 1e-6
 EXPLODING_LOSS = 1e6
 CURVE_REQUIRED_COLUMNS = ("epoch", "loss")
-
-
-def _model(ctx: Context) -> Manifest:
-    assert ctx.model is not None
-    return ctx.model
 
 
 def _table_problem(exc: TableError, file: str) -> Finding:
