@@ -29,6 +29,3 @@ def sha256_confined(root: Path, rel: str, on_bytes: Callable[[int], None] = _ign
             on_bytes(n)
     return digest.hexdigest()
 
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

@@ -22,21 +22,23 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is first imp
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from cwcontrib.architectures import (
-    DIGITS_CNN_KERAS_PATHS,
     ArchitectureError,
     Fingerprint,
     FingerprintError,
-    WeightLayoutError,
     build,
     compare,
-    digits_cnn_keras_layout,
     fingerprint,
-    keras_to_torch_state,
-    keras_weight_layout,
-    keras_weight_paths,
     modifications_for,
     names,
     spec,
+)
+from tests.weight_layouts import (  # a test helper: the validator compares Keras tensors by name, not by layout
+    DIGITS_CNN_KERAS_PATHS,
+    WeightLayoutError,
+    digits_cnn_keras_layout,
+    keras_to_torch_state,
+    keras_weight_layout,
+    keras_weight_paths,
     torch_to_keras_state,
 )
 

@@ -1,5 +1,5 @@
-"""Weight layouts: where Keras 3 puts each variable in a `.weights.h5` file, and how the same layer's
-arrays map between Keras and PyTorch.
+"""Weight layouts, a test helper (the validator compares tensors by name): where Keras 3 puts each variable
+in a `.weights.h5` file, and how the same layer's arrays map between Keras and PyTorch.
 
 **Keras 3 `.weights.h5` structure** (what `model.save_weights` writes; Keras 3.15 checked by the tests).
 Datasets live at::

@@ -15,23 +15,11 @@ from cwcontrib.architectures.fingerprint import (
     KindStats,
     fingerprint,
 )
-from cwcontrib.architectures.layouts import (
-    DIGITS_CNN_KERAS_PATHS,
-    KerasWeight,
-    WeightLayoutError,
-    digits_cnn_keras_layout,
-    keras_to_torch_state,
-    keras_weight_layout,
-    keras_weight_paths,
-    torch_to_keras_state,
-)
 from cwcontrib.architectures.registry import (
     FRAMEWORKS,
     ArchitectureError,
     ArchitectureSpec,
     build,
-    build_keras,
-    build_torch,
     modifications_for,
     names,
     spec,
@@ -39,28 +27,18 @@ from cwcontrib.architectures.registry import (
 from cwcontrib.architectures.verdict import Difference, PairVerdict, compare
 
 __all__ = [
-    "DIGITS_CNN_KERAS_PATHS",
     "FRAMEWORKS",
     "ArchitectureError",
     "ArchitectureSpec",
     "Difference",
     "Fingerprint",
     "FingerprintError",
-    "KerasWeight",
     "KindStats",
     "PairVerdict",
-    "WeightLayoutError",
     "build",
-    "build_keras",
-    "build_torch",
     "compare",
-    "digits_cnn_keras_layout",
     "fingerprint",
-    "keras_to_torch_state",
-    "keras_weight_layout",
-    "keras_weight_paths",
     "modifications_for",
     "names",
     "spec",
-    "torch_to_keras_state",
 ]

@@ -12,11 +12,7 @@ costs seconds and most of cwcontrib never needs them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, get_args
-
-if TYPE_CHECKING:
-    import keras
-    import torch
+from typing import Any, Literal, get_args
 
 Framework = Literal["pytorch", "tensorflow"]
 FRAMEWORKS: tuple[str, ...] = get_args(Framework)
@@ -172,29 +168,6 @@ def build(
     from cwcontrib.architectures import keras_models
 
     return keras_models.build(name, classes, shape, mods)  # type: ignore[arg-type]
-
-
-def build_torch(
-    name: str,
-    num_classes: int | None = None,
-    input_shape: InputShape | None = None,
-    modifications: tuple[str, ...] | list[str] = (),
-    *,
-    meta: bool = False,
-) -> torch.nn.Module:
-    """`build(name, "pytorch", ...)`, typed."""
-    model: torch.nn.Module = build(name, "pytorch", num_classes, input_shape, modifications, meta=meta)
-    return model
-
-
-def build_keras(
-    name: str,
-    num_classes: int | None = None,
-    input_shape: InputShape | None = None,
-    modifications: tuple[str, ...] | list[str] = (),
-) -> keras.Model:
-    """`build(name, "tensorflow", ...)`, typed."""
-    return build(name, "tensorflow", num_classes, input_shape, modifications)
 
 
 def _check_framework(framework: str) -> None:

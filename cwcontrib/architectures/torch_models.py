@@ -28,7 +28,7 @@ class DigitsCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(torch.relu(self.conv(x)))
-        x = torch.flatten(x, 1)  # (N, 16, H/2, W/2) -> channel-major; Keras flattens channel-minor (see layouts)
+        x = torch.flatten(x, 1)  # (N, 16, H/2, W/2) -> channel-major; Keras: channel-minor (tests/weight_layouts.py)
         x = torch.relu(self.fc1(x))
         out: torch.Tensor = self.fc2(x)
         return out
