@@ -272,6 +272,8 @@ def _table456_rows(arch: str, pairs: pd.DataFrame | None, facts: dict[str, list[
     label = {"vgg16": "Table 4", "resnet50": "Table 5", "densenet121": "Table 6"}[arch]
     for side in ("top", "bottom"):
         ours = ranked(pairs, top=side == "top") if pairs is not None else None
+        if ours is not None and side == "bottom":
+            ours = ours.iloc[::-1]  # the paper prints its bottom three largest first, sorted like its top three
         for rank, printed in enumerate(facts[side], start=1):
             gap = None if ours is None else float(ours.iloc[rank - 1]["abs_gap"])
             rows.append(_check_row(f"{label} {arch} {side} {rank}: |gap| at this rank", printed[-1], gap))
