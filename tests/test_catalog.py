@@ -54,7 +54,8 @@ def test_one_row_per_run_pair_trial_and_submission(repo: Path) -> None:
         table = pq.read_table(repo / "catalog" / spec.file)
         assert table.schema.equals(spec.schema, check_metadata=False), name
     assert list(runs(repo)["run_id"])[:2] == [f"{SUB}/t01/keras", f"{SUB}/t01/pytorch"]
-    assert meta["submissions"][SUB]["schema_version"] == "1.0"
+    declared = Submission(repo / "submissions" / SUB).manifest()["schema_version"]
+    assert meta["submissions"][SUB]["schema_version"] == declared
     assert meta["tool"]["name"] == "cwcontrib"
 
 

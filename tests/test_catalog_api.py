@@ -31,7 +31,8 @@ def publish(catalog: Path, releases: Path, version: str, latest: bool = False) -
     for folder in folders:
         folder.mkdir(parents=True)
         for path in catalog.iterdir():
-            shutil.copy(path, folder / path.name)
+            if path.is_file():  # release assets are flat files (the datasheet's figures travel in the archive)
+                shutil.copy(path, folder / path.name)
         (folder / "SHA256SUMS").write_text(sums_text(folder))
     return folders[0]
 
