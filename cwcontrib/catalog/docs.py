@@ -57,12 +57,14 @@ chance level as three binomial standard deviations above 1/classes.
 ```python
 import cwcontrib
 runs = cwcontrib.load_catalog("runs")                  # this checkout's catalog/, else the latest release
-pairs = cwcontrib.load_catalog("pairs", version="1.0.0")  # a release, downloaded over HTTPS and checked
+pairs = cwcontrib.load_catalog("pairs", version="1.0.0")  # a release: its tag here, else its HTTPS assets
 model = cwcontrib.load_model("digits-cnn-pair/t01/pytorch")  # torch.nn.Module in eval mode, or a Keras model
 ```
 
-`load_catalog()` returns a pandas DataFrame with nullable dtypes (the pandas column below). Outside a checkout,
-or with `version=`, it downloads the release's `SHA256SUMS` and the needed assets from `$CWCONTRIB_RELEASES`
+`load_catalog()` returns a pandas DataFrame with nullable dtypes (the pandas column below); retracted
+submissions' tombstones are left out unless `include_retracted=True`. With `version=` inside a checkout it reads
+the catalog at that release's git tag (docs/releases.md). Outside a checkout, or for a version the checkout has no
+tag of, it downloads the release's `SHA256SUMS` and the needed assets from `$CWCONTRIB_RELEASES`
 (GitHub's layout: `<base>/download/v<version>/<asset>`, `<base>/latest/download/<asset>`), refuses any file whose
 sha256 differs, and caches them under `~/.cache/cwcontrib/releases/` (`$CWCONTRIB_CACHE`); `$CWCONTRIB_CA_BUNDLE`
 adds certificate authorities. `load_model()` builds the run's trusted reference architecture and reads its
