@@ -469,6 +469,26 @@ _define("CW506", "dataset-digest-mismatch", E,
         "Set `dataset.sha256` to the split digest `cwcontrib datasets --show NAME` prints (the message names it), "
         "after checking that you evaluated on exactly that split (`cwcontrib.datasets.load(NAME, split=\"test\")`).",
         added_in="0.2.0")
+_define("CW507", "predictions-malformed", E,
+        "A run's `predictions` file is not one predicted class per test example in the split's order.",
+        "Predictions are compared example by example with the labels and with re-evaluation: a file that is not "
+        "exactly one row per example, in order, cannot be compared.",
+        "Write a CSV with the header `example,predicted_class` and one row per test example: example 0, 1, ... "
+        "N-1 in the order of `cwcontrib.datasets.load(NAME, split=\"test\")`, each with the argmax class; declare it "
+        "in `artifacts` with `format: csv`.", added_in="0.2.0")
+_define("CW508", "predictions-claim-mismatch", E,
+        "The run's submitted predictions do not count the claimed number of correct test examples.",
+        "Claimed k/N must be the k the run's own predictions score on the registry's test split; a different "
+        "count means the run was evaluated on other examples, in another order, or the claim is wrong.",
+        "Predict on exactly the registry's test split (`cwcontrib datasets --show NAME`) and report k/N from "
+        "those predictions.", added_in="0.2.0")
+_define("CW509", "predictions-not-reproduced", E,
+        "Re-evaluating the run's weights predicts another class than its submitted predictions on more examples "
+        "than the tolerance allows.",
+        "k/N can agree by chance; per-example predictions cannot. Weights that do not reproduce their own "
+        "predictions are not the weights that were evaluated, or were evaluated on other inputs.",
+        "Check that the weights file is the one you evaluated and that `dataset.preprocessing` is what you applied "
+        "(docs/reevaluation.md states the tolerance).", added_in="0.2.0")
 
 
 def finding(code: str, message: str, location: Location | None = None, hint: str | None = None) -> Finding:

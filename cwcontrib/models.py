@@ -274,6 +274,14 @@ class Run(Strict):
     wall_time_s: Annotated[float, Field(ge=0.0)] | None = None
     hyperparameters: HyperparameterOverrides | None = Field(  # type: ignore[valid-type]
         None, description="Only for data recorded per run (e.g. exports): must agree with the trial's.")
+    predictions: RelPath | None = Field(
+        None, description="Since schema 1.1: CSV with the header `example,predicted_class` and one row per test "
+                          "example in the registry's split order (example 0, 1, ... N-1): the class the run "
+                          "predicted. Compared with the labels (it must count the claimed k) and, example by "
+                          "example, with re-evaluation.")
+
+
+RUN_FIELDS_SINCE_1_1 = ("predictions",)
 
 
 class Trial(Strict):
@@ -370,6 +378,11 @@ class Manifest(Strict):
                 for name in ("hardware", "accuracy_measure"):
                     if getattr(framework, name) is not None:
                         raise ValueError(f"frameworks.{key}.{name} needs schema_version 1.1")
+            for i, trial in enumerate(self.trials):
+                for key, run in trial.runs.items():
+                    for name in RUN_FIELDS_SINCE_1_1:
+                        if getattr(run, name) is not None:
+                            raise ValueError(f"trials[{i}].runs.{key}.{name} needs schema_version 1.1")
         return self
 
     def hardware_of(self, framework_key: str) -> Hardware:
@@ -390,6 +403,13 @@ def _without(model: type[BaseModel], *names: str) -> type[BaseModel]:
     return create_model(model.__name__, __base__=Strict, __doc__=model.__doc__, **fields)
 
 
+def _replacing(model: type[BaseModel], **replaced: tuple[Any, Any]) -> type[BaseModel]:
+    """A copy of `model` with some fields' types replaced (e.g. a Trial whose runs are 1.0 runs)."""
+    fields: dict[str, Any] = {n: (info.annotation, info) for n, info in model.model_fields.items()}
+    fields.update(replaced)
+    return create_model(model.__name__, __base__=Strict, __doc__=model.__doc__, **fields)
+
+
 def _manifest_schema_model(version: str) -> type[BaseModel]:
     """The model a version's published JSON Schema is generated from: `Manifest` as that version has it, with
     `schema_version` fixed to it. `Manifest` itself reads every supported version."""
@@ -399,6 +419,9 @@ def _manifest_schema_model(version: str) -> type[BaseModel]:
         base = _without(Manifest, *MANIFEST_FIELDS_SINCE_1_1)
         framework = _without(Framework, "hardware", "accuracy_measure")
         fields["frameworks"] = (Annotated[dict[Slug, framework], Field(min_length=1)], ...)  # type: ignore[valid-type]
+        run = _without(Run, *RUN_FIELDS_SINCE_1_1)
+        trial = _replacing(Trial, runs=(dict[Slug, run], Trial.model_fields["runs"]))  # type: ignore[valid-type]
+        fields["trials"] = (list[trial], Manifest.model_fields["trials"])  # type: ignore[valid-type]
     return create_model("Manifest", __base__=base, __doc__=Manifest.__doc__, **fields)
 
 

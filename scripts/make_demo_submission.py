@@ -4,8 +4,8 @@
 
 Trains every trial of the submission's `code/common.py` in PyTorch and in TensorFlow/Keras by running
 the submission's own training scripts (`code/train_pytorch.py`, `code/train_keras.py`), copies their
-weights and curves into the submission, and writes `submission.yaml` with the results and a
-checksummed declaration of every file. The training scripts never import cwcontrib: they are the
+weights, curves and per-example test predictions into the submission, and writes `submission.yaml`
+with the results and a checksummed declaration of every file. The training scripts never import cwcontrib: they are the
 contributor's code, archived with the submission.
 """
 
@@ -35,7 +35,7 @@ CODE = SUBMISSION / "code"
 MANIFEST = SUBMISSION / "submission.yaml"
 FRAMEWORKS = {"pytorch": "train_pytorch.py", "keras": "train_keras.py"}
 PARAMETER_COUNT = 8714  # conv 16*1*3*3+16, fc1 256*32+32, fc2 32*10+10
-GENERATED = ("weights", "curves")  # folders this script owns inside the submission
+GENERATED = ("weights", "curves", "predictions")  # folders this script owns inside the submission
 
 FORMATS = {".py": "python", ".safetensors": "safetensors", ".h5": "keras-h5", ".csv": "csv"}
 
@@ -126,6 +126,7 @@ def build_manifest(results: dict[str, dict[str, dict[str, Any]]], artifacts: lis
                 "weights": f"weights/{trial_id}-{framework}."
                            + ("safetensors" if framework == "pytorch" else "weights.h5"),
                 "curves": f"curves/{trial_id}-{framework}.csv",
+                "predictions": f"predictions/{trial_id}-{framework}.csv",
                 "test_accuracy": result["test_accuracy"],
                 "test_loss": result["test_loss"],
                 "wall_time_s": result["wall_time_s"],
@@ -145,7 +146,7 @@ def build_manifest(results: dict[str, dict[str, dict[str, Any]]], artifacts: lis
         return sorted({hp[name] for hp in common.TRIALS.values()})
 
     return {
-        "schema_version": "1.0",
+        "schema_version": "1.1",  # per-run `predictions` are 1.1
         "submission": {
             "id": "digits-cnn-pair",
             "title": "A small CNN on scikit-learn digits, trained identically in PyTorch and Keras",

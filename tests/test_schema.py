@@ -44,13 +44,13 @@ def _check_jsonschema(instance: Path, version: str = "1.0") -> subprocess.Comple
 
 
 def test_stock_validator_accepts_the_demo_manifest() -> None:
-    result = _check_jsonschema(DEMO / "submission.yaml")
+    result = _check_jsonschema(DEMO / "submission.yaml", "1.1")  # the demo ships 1.1 per-run predictions
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_stock_validator_rejects_a_broken_manifest(submission: Submission) -> None:
     submission.edit(lambda d: d["dataset"].update(test_size="many"))
-    result = _check_jsonschema(submission.manifest_path)
+    result = _check_jsonschema(submission.manifest_path, "1.1")
     assert result.returncode == 1
     assert "test_size" in result.stdout + result.stderr
 

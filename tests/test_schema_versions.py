@@ -62,13 +62,24 @@ def test_a_framework_hardware_replaces_the_default_whole(submission: Submission)
     assert model.hardware.cpu is not None
 
 
+def as_1_0(data: dict[str, Any]) -> None:
+    """The demo as it was written in schema 1.0: without the 1.1 per-run `predictions` (their files stay declared)."""
+    data["schema_version"] = "1.0"
+    for trial in data["trials"]:
+        for run in trial["runs"].values():
+            run.pop("predictions", None)
+
+
 def test_a_1_0_manifest_means_what_it_meant() -> None:
-    model = Manifest.model_validate(load_manifest(DEMO, Limits()).data)
+    data = load_manifest(DEMO, Limits()).data
+    as_1_0(data)
+    model = Manifest.model_validate(data)
     assert model.schema_version == "1.0"
     assert all(model.hardware_of(key) == model.hardware for key in model.frameworks)
 
 
 def test_hardware_per_framework_needs_schema_1_1(submission: Submission) -> None:
+    submission.edit(as_1_0)
     submission.edit(lambda d: d["frameworks"]["pytorch"].update(hardware=A100))
     [problem] = validate(submission.root, options=NO_REEVAL).findings
     assert (problem.code, problem.location.pointer) == ("CW110", "/frameworks/pytorch/hardware")
@@ -84,7 +95,11 @@ def test_unknown_versions_are_still_cw112(submission: Submission, version: str) 
 
 
 def test_stock_validators_agree_on_each_version(submission: Submission, tmp_path: Path) -> None:
-    """The 1.1 manifest passes the 1.1 schema and not the 1.0 one; the demo (1.0) passes 1.0 and not 1.1."""
+    """The 1.1 manifest passes the 1.1 schema and not the 1.0 one; the demo written as 1.0 passes 1.0 and not 1.1."""
+    old = tmp_path / "old" / "submission.yaml"
+    old.parent.mkdir()
+    shutil.copy(submission.manifest_path, old)
+    Submission(old.parent).edit(as_1_0)
     submission.edit(two_pytorch_setups)
     exe = shutil.which("check-jsonschema") or str(Path(sys.executable).parent / "check-jsonschema")
 
@@ -96,8 +111,9 @@ def test_stock_validators_agree_on_each_version(submission: Submission, tmp_path
 
     assert stock_accepts(submission.manifest_path, "1.1")
     assert not stock_accepts(submission.manifest_path, "1.0")
-    assert stock_accepts(DEMO / "submission.yaml", "1.0")
-    assert not stock_accepts(DEMO / "submission.yaml", "1.1")
+    assert stock_accepts(old, "1.0")
+    assert not stock_accepts(old, "1.1")
+    assert stock_accepts(DEMO / "submission.yaml", "1.1")  # the demo itself is 1.1: it ships predictions
 
 
 @pytest.mark.parametrize(("argv", "version"), [(["schema"], "1.1"), (["schema", "1.1"], "1.1"),

@@ -34,8 +34,11 @@ from cwcontrib.evaluate import (
     resolve_device,
 )
 from cwcontrib.findings import Finding, Location
+from cwcontrib.predictions import Agreement, PredictionsError, parse_predictions
+from cwcontrib.predictions import compare as compare_predictions
 from cwcontrib.statistics import mcnemar, tolerance
-from cwcontrib.trials import ResolvedTrial
+from cwcontrib.tables import TableError
+from cwcontrib.trials import ResolvedRun, ResolvedTrial
 from cwcontrib.weights import model_tensors, read_weights
 
 
@@ -125,7 +128,7 @@ def _pair_result(trial: ResolvedTrial, labels: np.ndarray, evaluated: dict[str, 
     }
 
 
-@check("evaluation", "CW503")
+@check("evaluation", "CW503", needs=("trials",))
 def runs_have_weights(ctx: Context) -> Iterator[Finding]:
     """A run without weights can never be verified: say so, and what it means for the catalog."""
     bare = [(t.id, key, run) for t in ctx.trials for key, run in sorted(t.runs.items()) if run.run.weights is None]
@@ -165,7 +168,7 @@ def dataset_digest_problem(ctx: Context, split_sha256: str) -> Finding | None:
                             f"(`cwcontrib datasets --show {dataset.name}`)", ctx.at("/dataset/sha256"))
 
 
-@check("evaluation", "CW504", "CW505", "CW506")
+@check("evaluation", "CW504", "CW505", "CW506", needs=("model",))
 def dataset_is_reevaluable(ctx: Context) -> Iterator[Finding]:
     """What re-evaluation needs from the declaration: the registered dataset's classes and its test split. Checked
     with `--no-reeval` too, so that the cheap job refuses what the re-evaluation job could not verify."""
@@ -248,7 +251,75 @@ def _section(plan: _Plan, reason: str | None = None, **parts: Any) -> dict[str, 
     return section
 
 
-@check("evaluation", "CW001", "CW500", "CW501", "CW502", "CW506")
+def submitted_predictions(ctx: Context, run: ResolvedRun, n: int) -> np.ndarray | None:
+    """A run's predictions file as classes per example; raises PredictionsError or TableError when malformed, None
+    when there is none or stage 2 did not verify it (it said why)."""
+    from cwcontrib.checks.semantics import _read_verified_table
+
+    assert ctx.model is not None
+    path = run.run.predictions
+    if path is None:
+        return None
+    fmt = next((a.format.value for a in ctx.model.artifacts if a.path == path), None)
+    if fmt is not None and fmt != "csv":
+        raise PredictionsError(f"declared as {fmt}; predictions are a CSV file (format: csv)")
+    table = _read_verified_table(ctx, path, "csv")
+    return None if table is None else parse_predictions(table, n, ctx.model.architecture.num_classes)
+
+
+def _runs_with_predictions(ctx: Context) -> list[ResolvedRun]:
+    return [run for trial in ctx.trials for _, run in sorted(trial.runs.items()) if run.run.predictions]
+
+
+@check("evaluation", "CW501", "CW507", "CW508", needs=("model", "trials"))
+def predictions_count_the_claims(ctx: Context) -> Iterator[Finding]:
+    """Every run's submitted predictions, sampled or not, with weights or not: one class per example of the
+    registry's split, scoring exactly the claimed k against its labels."""
+    from cwcontrib.datasets import DatasetError, load_test_split
+
+    model = ctx.model
+    runs = _runs_with_predictions(ctx)
+    if model is None or not runs or not ctx.options.reeval or model.dataset.split != REEVALUATED_SPLIT:
+        return
+    try:
+        labels = load_test_split(model.dataset.name, ctx.options.data_dir).labels
+    except DatasetError as exc:
+        if not _plan(ctx).pool:  # otherwise claims_reproduce reports the same CW501
+            yield finding("CW501", f"dataset {model.dataset.name}: {exc.portable}", ctx.at("/dataset/name"))
+        return
+    n = len(labels)
+    for run in runs:
+        path = ctx.looking_at = run.run.predictions or ""
+        try:
+            classes = submitted_predictions(ctx, run, n)
+        except (PredictionsError, TableError) as exc:
+            yield finding("CW507", f"{path}: {exc}", Location(path, exc.line))
+            continue
+        if classes is None:
+            continue
+        correct, claimed = int(np.sum(classes == labels)), round(run.run.test_accuracy * n)
+        if correct != claimed:
+            yield finding("CW508", f"the submitted predictions ({run.run.predictions}) are {correct}/{n} correct on "
+                                   f"the registry's {model.dataset.name} test split, the claim is {claimed}/{n}",
+                          run.at("test_accuracy"))
+
+
+def _agreement(ctx: Context, run: ResolvedRun, measured: np.ndarray, device: str) -> Agreement | None:
+    """The re-run's predictions against the submitted ones; None when there are none to compare (or they are
+    malformed: CW507 says so)."""
+    assert ctx.model is not None
+    try:
+        submitted = submitted_predictions(ctx, run, len(measured))
+    except (PredictionsError, TableError):
+        return None
+    if submitted is None:
+        return None
+    on_cpu = ctx.model.hardware_of(run.framework).accelerator.strip().lower() == "cpu" and device == "cpu"
+    return compare_predictions(submitted, measured, same_hardware_class=on_cpu)
+
+
+@check("evaluation", "CW001", "CW500", "CW501", "CW502", "CW506", "CW509",
+       needs=("model", "trials", "references", "weights_ok"))
 def claims_reproduce(ctx: Context) -> Iterator[Finding]:
     from cwcontrib.datasets import DatasetError, dataset_info, load_test_split, preprocess
 
@@ -327,11 +398,20 @@ def claims_reproduce(ctx: Context) -> Iterator[Finding]:
                     predictions=predictions.tobytes(), dtype=predictions.dtype.str,
                 )
                 evaluated[key] = result
-                evaluations.append(result.as_dict())
+                entry = result.as_dict()
+                agreement = _agreement(ctx, run, predictions, used)
+                if agreement is not None:
+                    entry["submitted_predictions"] = agreement.as_dict()
+                evaluations.append(entry)
                 if not result.reproduced:
                     yield finding("CW500", f"claimed {result.claimed_correct}/{n}, measured "
                                            f"{result.measured_correct}/{n} (tolerance ±{allowed})",
                                   run.at("test_accuracy"))
+                if agreement is not None and not agreement.reproduced:
+                    yield finding("CW509", f"re-evaluation predicts another class than {run.run.predictions} on "
+                                           f"{agreement.disagreements} of {n} examples (allowed {agreement.allowed}, "
+                                           f"{agreement.rule}); first: examples "
+                                           f"{', '.join(map(str, agreement.first))}", run.at("predictions"))
             if len(evaluated) >= 2:
                 pairs.append(_pair_result(trial, split.labels, evaluated))
     finally:

@@ -96,7 +96,7 @@ def referenced_files_are_declared(ctx: Context) -> Iterator[Finding]:
             yield finding("CW330", f"{path!r} is not declared", ctx.at(f"/code/files/{i}"))
     for trial in ctx.trials:
         for run in trial.runs.values():
-            for field in ("weights", "curves"):
+            for field in ("weights", "curves", "predictions"):
                 path = getattr(run.run, field)
                 if path is not None and path not in declared:
                     yield finding("CW330", f"{path!r} is not declared", run.at(field))

@@ -6,7 +6,9 @@ dividing by 16, split in file order with no shuffling: rows 0..1436 train, rows 
 
 from __future__ import annotations
 
+import csv
 import hashlib
+from pathlib import Path
 
 import numpy as np
 
@@ -51,6 +53,15 @@ def load_split() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.nd
     test = (images[TRAIN_SIZE:], labels[TRAIN_SIZE:])
     assert len(test[0]) == TEST_SIZE
     return train, test
+
+
+def write_predictions(path: Path, classes: np.ndarray) -> None:
+    """The predicted class of every test example, in split order: `example,predicted_class`, one row each."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["example", "predicted_class"])
+        writer.writerows((i, int(c)) for i, c in enumerate(classes))
 
 
 def split_sha256() -> str:

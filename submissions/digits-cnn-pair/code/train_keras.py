@@ -3,7 +3,8 @@
     python code/train_keras.py --out OUT [--trial t01 --trial t02 ...] [--seed N]
 
 For each trial it writes OUT/weights/<trial>-keras.weights.h5, OUT/curves/<trial>-keras.csv
-(epoch,loss,accuracy) and OUT/results/<trial>-keras.json.
+(epoch,loss,accuracy), OUT/predictions/<trial>-keras.csv (example,predicted_class) and
+OUT/results/<trial>-keras.json.
 
 Same network, data order, optimizer and hyperparameters as train_pytorch.py; only the frameworks'
 default initialisations differ (Keras: glorot-uniform kernels and zero biases).
@@ -83,6 +84,7 @@ def train_trial(trial: str, seed: int, out: Path) -> dict:
         history_rows = zip(history.history["loss"], history.history["accuracy"], strict=True)
         for epoch, (loss_value, accuracy) in enumerate(history_rows, 1):
             writer.writerow([epoch, repr(float(loss_value)), repr(float(accuracy))])
+    common.write_predictions(out / "predictions" / f"{trial}-{FRAMEWORK}.csv", logits.argmax(axis=1))
     result = {
         "trial": trial,
         "framework": FRAMEWORK,

@@ -3,7 +3,8 @@
     python code/train_pytorch.py --out OUT [--trial t01 --trial t02 ...] [--seed N]
 
 For each trial it writes OUT/weights/<trial>-pytorch.safetensors, OUT/curves/<trial>-pytorch.csv
-(epoch,loss,accuracy) and OUT/results/<trial>-pytorch.json.
+(epoch,loss,accuracy), OUT/predictions/<trial>-pytorch.csv (example,predicted_class) and
+OUT/results/<trial>-pytorch.json.
 
 Same network, data order, optimizer and hyperparameters as train_keras.py; only the frameworks'
 default initialisations differ (PyTorch: kaiming-uniform weights and uniform biases).
@@ -101,6 +102,7 @@ def train_trial(trial: str, seed: int, out: Path) -> dict:
         writer.writerow(["epoch", "loss", "accuracy"])
         for epoch, loss_value, accuracy in curve:
             writer.writerow([epoch, repr(loss_value), repr(accuracy)])
+    common.write_predictions(out / "predictions" / f"{trial}-{FRAMEWORK}.csv", logits.argmax(dim=1).numpy())
     result = {
         "trial": trial,
         "framework": FRAMEWORK,
