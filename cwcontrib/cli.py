@@ -74,7 +74,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"cwcontrib: {args.path} is not a folder", file=sys.stderr)
         return EXIT_USAGE
     options = Options(reeval=not args.no_reeval, sample=args.sample, all_trials=args.all, device=args.device,
-                      data_dir=Path(args.data_dir) if args.data_dir else None, seed=args.seed)
+                      data_dir=Path(args.data_dir) if args.data_dir else None, seed=args.seed, fetch=args.fetch)
     validation = run_validation(root, progress=_progress_sink(args.quiet), options=options)
     report = validation.report
     if args.record:
@@ -190,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--record", metavar="DIR",
                           help="write a verification record per re-evaluated run into DIR/<submission>/ "
                                "(trusted runs only: a maintainer's machine, the GPU job)")
+    validate.add_argument("--fetch", action="store_true",
+                          help="download weights declared by URI only (HTTPS, at most their declared size, "
+                               "sha256-checked before they are read, cached) and check them like local ones")
     reeval = validate.add_argument_group("re-evaluation (stage 5)")
     reeval.add_argument("--sample", type=_positive_int, default=Options.sample, metavar="K",
                         help="re-evaluate K trials, drawn with the seed (default %(default)s)")

@@ -201,6 +201,19 @@ _define("CW214", "file-name-unsafe", E,
         "A file name contains control characters, newlines or characters that are not portable.",
         "Such names break reports, shells and other operating systems.",
         "Rename the file using letters, digits, `-`, `_` and `.` only.")
+_define("CW215", "remote-weights-not-verified", W,
+        "Weights declared by URI only were not downloaded, so they are remote and not verified: one finding with "
+        "the count.",
+        "Their checksum, format and architecture were not checked and their runs were not re-evaluated; they are "
+        "listed in `evaluation.not_evaluated` as `remote-not-fetched`.",
+        "Run `cwcontrib validate DIR --fetch` to download them (HTTPS, at most the declared `size`, sha256-checked "
+        "before they are read) and check them like local weights.", added_in="0.2.0")
+_define("CW216", "remote-weights-refused", E,
+        "Weights declared by URI could not be downloaded, or the bytes served are not the declared ones (larger "
+        "than the declared `size`, another sha256, not HTTPS).",
+        "Only bytes whose sha256 is the declared one are read; anything else is refused and nothing is cached.",
+        "Check that the artifact's `uri` serves exactly the file whose `size` and `sha256` you declared, over "
+        "HTTPS, and that the host is reachable from where the validator runs.", added_in="0.2.0")
 
 # --- CW3xx: semantics ---------------------------------------------------------------------
 _define("CW300", "hyperparameters-differ", E,

@@ -139,6 +139,8 @@ CASES: dict[str, tuple[str, Mutation]] = {
                                        .update(format="parquet"))),
     "hard-link": ("CW212", _hard_link),
     "uri-only": ("CW213", edit(lambda d: d["artifacts"].append(
+        {"uri": "https://example.org/notes.txt", "format": "text", "size": 1, "sha256": "0" * 64}))),
+    "remote-weights": ("CW215", edit(lambda d: d["artifacts"].append(
         {"uri": "https://example.org/w.safetensors", "format": "safetensors", "size": 1, "sha256": "0" * 64}))),
     "newline-name": ("CW214", lambda sub: sub.write_file("bad\nname.csv", "epoch,loss\n", "csv")),
     # semantics
@@ -208,6 +210,7 @@ def test_every_stage_code_has_a_case() -> None:
     covered = {code for code, _ in CASES.values()} | {"CW207", "CW208", "CW315"}  # limits, below
     covered |= {"CW326"}  # a scan limit: tests/test_secrets.py
     covered |= {"CW327"}  # a declared accuracy measure: tests/test_import_wandb.py
+    covered |= {"CW216"}  # a refused download: tests/test_remote_weights.py, against a real HTTPS server
     assert {c for c, e in REGISTRY.items() if c.startswith(("CW2", "CW3")) and e.active} <= covered
 
 

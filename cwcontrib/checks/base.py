@@ -45,6 +45,7 @@ class Options:
     device: str = "auto"  # "cpu", "cuda" or "auto"
     data_dir: Path | None = None
     seed: str | None = None  # hex, fixed after submission by the runner; else $CWCONTRIB_SEED, else os.urandom
+    fetch: bool = False  # download weights declared by URI only (HTTPS, bounded, sha256-checked, cached)
 
 
 @dataclass
@@ -63,6 +64,7 @@ class Context:
     tables: dict[str, Any] = field(default_factory=dict)  # path -> Table or TableError, read once
     references: dict[str, Any] = field(default_factory=dict)  # framework key -> checks.weights.Reference
     weights_ok: set[tuple[str, str]] = field(default_factory=set)  # (trial id, framework key) loaded strictly
+    fetched: dict[str, tuple[Path, str]] = field(default_factory=dict)  # uri -> (cache folder, file name), verified
     results: dict[str, Any] = field(default_factory=dict)  # report sections beyond findings
     looking_at: str = ""  # the file a check is reading, named by an internal-error finding
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from cwcontrib.checks.base import Context, Options, check
+from cwcontrib.checks.weights import weights_formats, weights_location
 from cwcontrib.codes import finding
 from cwcontrib.evaluate import (
     Evaluation,
@@ -103,7 +104,9 @@ def sample_trials(trials: list[ResolvedTrial], k: int, digest: str) -> list[Reso
 
 def _predict(ctx: Context, key: str, path: str, fmt: str, x: np.ndarray, device: str) -> np.ndarray:
     reference = ctx.references[key]
-    tensors = read_weights(ctx.root, path, fmt)
+    location = weights_location(ctx, path)
+    assert location is not None  # only runs whose weights loaded strictly in stage 4 are evaluated
+    tensors = read_weights(*location, fmt)
     if reference.framework == "pytorch":
         load_torch_state(reference.model, tensors)
         return predict_torch(reference.model, x, device)
@@ -195,14 +198,23 @@ def dataset_is_reevaluable(ctx: Context) -> Iterator[Finding]:
 
 # Why a run is absent from re-evaluation (docs/report.md lists them); the first that applies is given.
 NO_WEIGHTS, NO_REFERENCE, WEIGHTS_REJECTED = "no-weights", "no-reference-model", "weights-rejected"
+REMOTE = "remote-not-fetched"
 REEVAL_OFF, DATASET_UNAVAILABLE, NOT_SAMPLED = "reeval-off", "dataset-unavailable", "not-sampled"
 FAILED, INTERNAL_ERROR, OTHER_SPLIT = "evaluation-failed", "internal-error", "split-not-reevaluable"
 
 
+def _remote_uris(ctx: Context) -> set[str]:
+    assert ctx.model is not None
+    return {a.uri for a in ctx.model.artifacts if a.uri and not a.path}
+
+
 def _unevaluable(ctx: Context, trial: ResolvedTrial, key: str) -> str | None:
     """Why stage 4 left this run nothing to evaluate, or None when its weights loaded strictly."""
-    if trial.runs[key].run.weights is None:
+    weights = trial.runs[key].run.weights
+    if weights is None:
         return NO_WEIGHTS
+    if weights in _remote_uris(ctx) and weights not in ctx.fetched:
+        return REMOTE  # CW215 without --fetch; CW216 when the download was refused
     if key not in ctx.references:
         return NO_REFERENCE  # the framework is missing or the architecture has no builder: stage 4 said which
     if (trial.id, key) not in ctx.weights_ok:
@@ -319,7 +331,7 @@ def _agreement(ctx: Context, run: ResolvedRun, measured: np.ndarray, device: str
 
 
 @check("evaluation", "CW001", "CW500", "CW501", "CW502", "CW506", "CW509",
-       needs=("model", "trials", "references", "weights_ok"))
+       needs=("model", "trials", "references", "weights_ok", "fetched"))
 def claims_reproduce(ctx: Context) -> Iterator[Finding]:
     from cwcontrib.datasets import DatasetError, dataset_info, load_test_split, preprocess
 
@@ -365,7 +377,7 @@ def claims_reproduce(ctx: Context) -> Iterator[Finding]:
     device = resolve_device(ctx.options.device)
     n = len(split.labels)
     allowed = tolerance(n)
-    formats = {a.path: a.format.value for a in model.artifacts if a.path}
+    formats = weights_formats(model)
     evaluations: list[dict[str, Any]] = []
     pairs: list[dict[str, Any]] = []
     ctx.progress.start("re-evaluating", sum(len(plan.evaluable(t)) for t in plan.chosen))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 from cwcontrib.checks.base import Context, check
 from cwcontrib.codes import finding
 from cwcontrib.findings import Finding, Location, printable
 from cwcontrib.hashing import sha256_confined
 from cwcontrib.manifest import MANIFEST_NAMES
-from cwcontrib.models import EXTENSIONS, Artifact
+from cwcontrib.models import EXTENSIONS, Artifact, ArtifactFormat
 from cwcontrib.safefs import UnsafeFile, name_problem, path_problem, scan_tree
 
 
@@ -41,7 +42,8 @@ def artifact_declarations_are_sound(ctx: Context) -> Iterator[Finding]:
     seen: set[str] = set()
     for i, artifact in enumerate(ctx.model.artifacts):
         if artifact.path is None:  # then it has a `uri`: the schema requires one of the two
-            yield finding("CW213", f"{artifact.uri} is declared by URI only", ctx.at(_artifact_pointer(i, "uri")))
+            if artifact.format not in WEIGHTS_FORMATS:  # remote weights: CW215 with the count, or fetched
+                yield finding("CW213", f"{artifact.uri} is declared by URI only", ctx.at(_artifact_pointer(i, "uri")))
             continue
         problem = path_problem(artifact.path)
         if problem:
@@ -129,3 +131,51 @@ def no_undeclared_files(ctx: Context) -> Iterator[Finding]:
     for rel, _entry in sorted(ctx.tree.files.items()):
         if rel not in declared and rel not in MANIFEST_NAMES:
             yield finding("CW204", f"{rel!r} is not declared in `artifacts`", Location(printable(rel)))
+
+
+WEIGHTS_FORMATS = (ArtifactFormat.SAFETENSORS, ArtifactFormat.PYTORCH, ArtifactFormat.KERAS_H5)
+
+
+def _remote_weights(ctx: Context) -> list[tuple[int, Artifact]]:
+    assert ctx.model is not None
+    return [(i, a) for i, a in enumerate(ctx.model.artifacts)
+            if a.path is None and a.uri is not None and a.format in WEIGHTS_FORMATS]
+
+
+def _private_cache() -> Path:
+    """The weights cache, readable by this user only: downloaded bytes wait there until their sha256 is checked."""
+    from cwcontrib.catalog.fetch import cache_root
+
+    folder = cache_root() / "weights"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
+
+@check("files", "CW215", "CW216", needs=("model",), provides=("fetched",))
+def remote_weights_are_fetched(ctx: Context) -> Iterator[Finding]:
+    """Weights declared by URI only: with --fetch, downloaded over HTTPS into a private cache, at most the declared
+    size, and kept only when their sha256 is the declared one (cwcontrib.catalog.fetch.fetch_verified), so that the
+    weights and evaluation stages read them like local files; without it, one warning with the count."""
+    from cwcontrib.catalog.fetch import FetchError, fetch_verified
+
+    if ctx.model is None:
+        return
+    remote = _remote_weights(ctx)
+    if not remote:
+        return
+    if not ctx.options.fetch:
+        yield finding("CW215", f"{len(remote)} weights file{'s are' if len(remote) > 1 else ' is'} remote, not "
+                               f"verified (declared by URI only, e.g. {remote[0][1].uri}): pass --fetch",
+                      ctx.at(_artifact_pointer(remote[0][0], "uri")))
+        return
+    cache = _private_cache()
+    for i, artifact in remote:
+        assert artifact.uri is not None
+        name = f"{artifact.sha256}{EXTENSIONS[artifact.format][0]}"  # content-addressed: one file per digest
+        ctx.looking_at = artifact.uri
+        try:
+            fetch_verified(artifact.uri, artifact.sha256, artifact.size, cache / name)
+        except FetchError as exc:
+            yield finding("CW216", str(exc), ctx.at(_artifact_pointer(i, "uri")))
+            continue
+        ctx.fetched[artifact.uri] = (cache, name)

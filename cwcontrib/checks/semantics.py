@@ -89,6 +89,7 @@ def referenced_files_are_declared(ctx: Context) -> Iterator[Finding]:
         return
     model = ctx.model
     declared = {a.path for a in model.artifacts if a.path}
+    remote = {a.uri for a in model.artifacts if a.uri and not a.path}  # weights may name one by its `uri`
     if model.trials_table and model.trials_table.path not in declared:
         yield finding("CW330", f"{model.trials_table.path!r} is not declared", ctx.at("/trials_table/path"))
     for i, path in enumerate(model.code.files if model.code else []):
@@ -98,7 +99,7 @@ def referenced_files_are_declared(ctx: Context) -> Iterator[Finding]:
         for run in trial.runs.values():
             for field in ("weights", "curves", "predictions"):
                 path = getattr(run.run, field)
-                if path is not None and path not in declared:
+                if path is not None and path not in declared and not (field == "weights" and path in remote):
                     yield finding("CW330", f"{path!r} is not declared", run.at(field))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import combinations
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -129,22 +130,37 @@ def _compare(reference: Reference, present: dict[str, np.ndarray], run: Resolved
             yield finding("CW410", f"{run.run.weights}: {name} has {bad} NaN or infinite values", where)
 
 
+def weights_location(ctx: Context, weights: str) -> tuple[Path, str] | None:
+    """Where a run's weights are read from: the submission folder once stage 2 verified the file, the private
+    cache once `--fetch` downloaded and verified a URI; None otherwise (stage 2 said why)."""
+    if weights in ctx.fetched:
+        return ctx.fetched[weights]
+    return (ctx.root, weights) if weights in ctx.verified else None
+
+
+def weights_formats(model: Manifest) -> dict[str, str]:
+    """Artifact format by the name a run's `weights` uses: its path, or its URI when declared by URI only."""
+    return {(a.path or a.uri or ""): a.format.value for a in model.artifacts}
+
+
 @check("weights", "CW400", "CW401", "CW402", "CW403", "CW404", "CW405", "CW406", "CW407", "CW408", "CW409",
-       "CW410", "CW414", "CW416", needs=("model", "trials", "verified", "references"), provides=("weights_ok",))
+       "CW410", "CW414", "CW416", needs=("model", "trials", "verified", "fetched", "references"),
+       provides=("weights_ok",))
 def weights_load_strictly(ctx: Context) -> Iterator[Finding]:
     model = ctx.model
     if model is None:
         return
     runs = [(t.id, r) for t in ctx.trials for r in t.runs.values() if r.run.weights and r.framework in ctx.references]
-    formats = {a.path: a.format.value for a in model.artifacts if a.path}  # one lookup per run, not a scan
+    formats = weights_formats(model)  # one lookup per run, not a scan
     ctx.progress.start("checking weights", len(runs))
     try:
         for trial_id, run in runs:
             ctx.progress.advance(1)
             path = run.run.weights
             assert path is not None
-            if path not in ctx.verified:
-                continue  # missing, unsafe or altered: stage 2 said so
+            location = weights_location(ctx, path)
+            if location is None:
+                continue  # missing, unsafe, altered or remote: stage 2 said so
             reference = ctx.references[run.framework]
             fmt = formats.get(path, "")
             allowed = FORMATS_FOR_FRAMEWORK.get(reference.framework, ())
@@ -154,7 +170,7 @@ def weights_load_strictly(ctx: Context) -> Iterator[Finding]:
                 continue
             ctx.looking_at = path
             try:
-                tensors = read_weights(ctx.root, path, fmt)
+                tensors = read_weights(*location, fmt)
             except WeightsError as exc:
                 yield finding(exc.code, f"{path}: {exc}", run.at("weights"))
                 continue
