@@ -178,6 +178,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from cwcontrib.datasets.files import DATA_ENV_VAR, DEFAULT_DATA_DIR
+
     parser = argparse.ArgumentParser(prog="cwcontrib", description="Validate and index CrossedWires submissions.")
     parser.add_argument("--version", action="version", version=f"cwcontrib {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -203,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     reeval.add_argument("--no-reeval", action="store_true", help="skip re-evaluation")
     reeval.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="where PyTorch runs evaluate (default: cuda when available)")
-    reeval.add_argument("--data-dir", help="local dataset folder (default: $CWCONTRIB_DATA or ~/.cache/cwcontrib)")
+    reeval.add_argument("--data-dir", help=f"local dataset folder (default: ${DATA_ENV_VAR}, else {DEFAULT_DATA_DIR})")
     validate.set_defaults(func=cmd_validate)
 
     explain = commands.add_parser("explain", help="document one finding code")
