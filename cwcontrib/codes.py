@@ -71,7 +71,8 @@ _define("CW001", "internal-error", E,
 _define("CW100", "manifest-missing", E,
         "The submission folder has no submission.yaml or submission.json at its root.",
         "The manifest describes the submission; without it nothing can be checked.",
-        "Create submission.yaml at the folder's root (CONTRIBUTING.md shows a complete example).")
+        "Create submission.yaml at the folder's root: submissions/digits-cnn-pair/submission.yaml is a complete "
+        "example, and CONTRIBUTING.md explains each section.")
 _define("CW101", "manifest-ambiguous", E,
         "The submission folder has more than one manifest (submission.yaml, submission.yml, submission.json).",
         "Two manifests can disagree; the validator will not guess which one counts.",
@@ -111,7 +112,8 @@ _define("CW109", "manifest-too-deep", E,
 _define("CW110", "schema-violation", E,
         "The manifest does not follow the submission JSON Schema.",
         "The schema is the contract every tool reading the dataset relies on.",
-        "Change the value at the reported pointer as the message says; see schema/ for the full schema.")
+        "Change the value at the reported pointer as the message says; `cwcontrib schema` prints the full schema "
+        "(also in schema/).")
 _define("CW111", "multiple-documents", E,
         "The YAML manifest contains more than one document (---).",
         "Only the first document would be read by most tools; the rest would be silently ignored.",
@@ -196,7 +198,8 @@ _define("CW212", "hard-link", W,
 _define("CW213", "remote-artifact", W,
         "An artifact is declared by URI only and cannot be verified offline.",
         "Files that are not in the pull request cannot be checksummed or re-evaluated here.",
-        "Include the file in the submission, or expect maintainers to fetch and verify it separately.")
+        "Include the file in the submission. Weights declared by URI are downloaded and verified by "
+        "`cwcontrib validate DIR --fetch`; other remote files are fetched and verified by maintainers separately.")
 _define("CW214", "file-name-unsafe", E,
         "A file name contains control characters, newlines or characters that are not portable.",
         "Such names break reports, shells and other operating systems.",
@@ -294,7 +297,8 @@ _define("CW317", "dataset-unknown", W,
 _define("CW318", "test-size-mismatch", E,
         "The declared test-set size differs from the registered size of the dataset's split.",
         "Accuracies are only comparable over the same test examples.",
-        "Declare the registered size, or describe the subset under a new dataset name.")
+        "Declare the registered size (`cwcontrib datasets` lists it) and evaluate on the whole registered split "
+        "(`cwcontrib datasets --show NAME`), or describe the subset under a new dataset name.")
 _define("CW319", "license-unknown", E,
         "The license is not an SPDX license expression, or names a license cwcontrib does not accept.",
         "Users must know whether they may reuse the models; SPDX expressions are unambiguous, and the accepted "
@@ -305,7 +309,8 @@ _define("CW320", "sweep-undeclared", E,
         "A submission with several trials does not declare how they were selected (`sweep`).",
         "The original release selected trials to maximise the PyTorch-TensorFlow gap, so its "
         "divergence figures describe a search for disagreement, not the space.",
-        "Add `sweep` with `method` and `objective` (e.g. grid, none) and the `search_space`.")
+        "Add `sweep` with its `method` (grid, random, bayesian, tpe, hyperband, manual or other), its `objective` "
+        "(what the search optimised, e.g. 'none (fixed grid)') and its `search_space`.")
 _define("CW321", "code-undeclared", W,
         "The submission archives no training code.",
         "Without the code, nobody can tell how the weights were produced.",
@@ -313,7 +318,7 @@ _define("CW321", "code-undeclared", W,
 _define("CW322", "search-space-unknown-key", E,
         "The search space names a hyperparameter that does not exist.",
         "A misspelt dimension would silently document nothing.",
-        "Use a hyperparameter path such as `learning_rate` or `optimizer.epsilon`.")
+        "Use a path of a field of `hyperparameters`, such as `learning_rate` or `optimizer.epsilon`.")
 _define("CW323", "label-count-mismatch", E,
         "The number of label names differs from the architecture's number of classes.",
         "Label mapping and classifier size must agree for predictions to mean anything.",
@@ -366,16 +371,24 @@ _define("CW400", "weights-format-not-allowed", E,
         "Only formats that are pure data can be loaded without running code: safetensors (first choice), "
         "PyTorch zip state dicts, Keras 3 .weights.h5.",
         "Export safetensors (PyTorch: safetensors.torch.save_file(model.state_dict(), path)) or Keras "
-        "model.save_weights('x.weights.h5'); declare the artifact's format accordingly.")
+        "model.save_weights('x.weights.h5'); declare the artifact's `format` accordingly (`format: safetensors`, "
+        "`format: keras-h5`, or `format: pytorch` for a zip state dict from torch.save(model.state_dict(), path)).")
 _define("CW401", "weights-magic-mismatch", E,
         "The file's leading bytes do not match its declared weights format.",
         "A file that lies about its format may be aimed at a different, less careful parser.",
-        "Declare the format the file really has, or re-export it in the declared format.")
+        "Re-export the weights in an accepted format and declare the one it is: safetensors "
+        "(safetensors.torch.save_file(model.state_dict(), path), `format: safetensors`), a PyTorch zip state dict "
+        "(torch.save(model.state_dict(), path), torch.save's default format since torch 1.6, `format: pytorch`; "
+        "legacy pre-1.6 pickles and files saved with _use_new_zipfile_serialization=False are refused), or Keras "
+        "model.save_weights('x.weights.h5') (`format: keras-h5`).")
 _define("CW402", "weights-structure-invalid", E,
         "The weights file is damaged or inconsistent (header, offsets, container or tensor layout).",
         "Overlapping or out-of-range offsets and damaged containers are how parsers are attacked; "
         "a parser error is a failure, never 'clean'.",
-        "Re-export the weights with the framework's own saving function.")
+        "Save the state dict itself, not a checkpoint around it: torch.save(model.state_dict(), path) or, better, "
+        "safetensors.torch.save_file(model.state_dict(), path) - not torch.save({'model': ..., 'epoch': ...}); "
+        "from such a checkpoint, save checkpoint['model'] alone. Keras: model.save_weights('x.weights.h5'). A "
+        "file saved this way that still fails was damaged or altered after saving: export it again.")
 _define("CW403", "pickle-not-allowed", E,
         "A PyTorch checkpoint's pickle does more than rebuild tensors (imports, object construction).",
         "Unpickling runs code: a checkpoint that imports anything beyond tensor rebuilds can take over "
@@ -451,8 +464,10 @@ _define("CW500", "accuracy-not-reproduced", E,
 _define("CW501", "dataset-unavailable", W,
         "The test split cannot be loaded locally, so the run was not re-evaluated.",
         "Nothing is downloaded at run time; the data must already be in the local data directory.",
-        "Put the official files in $CWCONTRIB_DATA/<dataset>/ (`cwcontrib explain CW501`), or re-run "
-        "where they are.")
+        "Put the dataset's official files in the data folder under the names `cwcontrib datasets --show NAME` prints "
+        "(e.g. <data-dir>/cifar10/cifar-10-batches-bin/test_batch.bin), the data folder being `--data-dir`, else "
+        "`$CWCONTRIB_DATA`, else ~/.cache/cwcontrib/datasets (sklearn-digits comes with scikit-learn: install "
+        "cwcontrib[data]); or validate where the files are.")
 _define("CW502", "evaluation-failed", E,
         "The run could not be evaluated (the model did not accept the declared input, or the framework failed).",
         "A run that cannot be evaluated cannot be verified.",
