@@ -119,6 +119,9 @@ def test_a_trial_location_covers_its_table_row(submission: Submission) -> None:
 
 
 def test_acknowledgements_need_schema_1_1(submission: Submission) -> None:
+    from tests.test_schema_versions import as_1_0
+
+    submission.edit(as_1_0)
     submission.edit(lambda d: d.update(acknowledgements=[{"code": "CW307", "location": "trials/t05",
                                                           "reason": REASON}]))
     report = validate(submission.root, options=NO_REEVAL)

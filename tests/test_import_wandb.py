@@ -205,6 +205,9 @@ def test_undeclared_batch_means_are_an_error_per_run(submission: Submission) -> 
 
 
 def test_a_1_0_manifest_cannot_declare_an_accuracy_measure(submission: Submission) -> None:
+    from tests.test_schema_versions import as_1_0
+
+    submission.edit(as_1_0)
     submission.edit(lambda d: d["frameworks"]["pytorch"].update(accuracy_measure="mean-of-batch-accuracies"))
     report = validate(submission.root, options=NO_REEVAL)
     assert "CW110" in _codes(report)

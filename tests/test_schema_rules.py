@@ -20,6 +20,7 @@ from cwcontrib.checks.semantics import unreachable_host
 from cwcontrib.schema import committed_schema_path
 from cwcontrib.validate import validate
 from tests.conftest import DEMO, REPO
+from tests.test_schema_versions import as_1_0
 
 Edit = Callable[[dict[str, Any]], None]
 
@@ -65,6 +66,7 @@ ACCEPTED: dict[str, Edit] = {
 def _write_manifests(tmp_path: Path, cases: dict[str, Edit]) -> dict[str, Path]:
     """One folder per case, holding only the edited demo manifest: stage 1 needs nothing else."""
     demo = yaml.safe_load((DEMO / "submission.yaml").read_text(encoding="utf-8"))
+    as_1_0(demo)  # the rules are those of the 1.0 schema these cases are checked against
     folders = {}
     for name, edit in cases.items():
         data = json.loads(json.dumps(demo))
