@@ -214,15 +214,24 @@ def python_tags(sub: Submission) -> None:
     sub.manifest_path.write_text(_demo_yaml(sub) + "\n".join(tagged) + "\n", encoding="utf-8")
 
 
-def strange_tensor_names(sub: Submission) -> None:
-    """Real weights whose tensor names hold a lone surrogate and a forged report line."""
+def _rename_tensors(sub: Submission, renames: dict[str, str]) -> None:
     rel = "weights/t01-pytorch.safetensors"
     raw = (sub.root / rel).read_bytes()
     length = int.from_bytes(raw[:8], "little")
     header = json.loads(raw[8:8 + length])
-    header["fc2.w\ud800"] = header.pop("fc2.weight")
-    header["fc2.b\nsubmission.yaml: error CW000 forged"] = header.pop("fc2.bias")
+    for old, new in renames.items():
+        header[new] = header.pop(old)
     sub.write_file(rel, safetensors_bytes(header, raw[8 + length:]), "safetensors")
+
+
+def strange_tensor_names(sub: Submission) -> None:
+    """Real weights whose tensor names hold a control character and a forged report line."""
+    _rename_tensors(sub, {"fc2.weight": "fc2.w\x1b[2J", "fc2.bias": "fc2.b\nsubmission.yaml: error CW000 forged"})
+
+
+def surrogate_tensor_name(sub: Submission) -> None:
+    """A lone surrogate in a tensor name: not text, refused like the safetensors library refuses it."""
+    _rename_tensors(sub, {"fc2.weight": "fc2.w\ud800"})
 
 
 @dataclass(frozen=True)
@@ -253,12 +262,13 @@ CASES: dict[str, Case] = {
     "yaml-alias-bomb": Case(alias_bomb, ("CW106",)),
     "yaml-python-tags": Case(python_tags, ("CW107",)),
     "json-duplicate-keys": Case(lambda sub: _to_json(sub, lambda t: _replace_once(
-        t, '"schema_version": "1.0",', '"schema_version": "1.0", "schema_version": "2.0",')), ("CW105",)),
+        t, '"schema_version": "1.1",', '"schema_version": "1.1", "schema_version": "2.0",')), ("CW105",)),
     "json-1e999": Case(lambda sub: _to_json(sub, lambda t: _replace_once(t, '"test_size": 360', '"test_size": 1e999')),
                        ("CW108",)),
     "json-lone-surrogate": Case(lambda sub: _to_json(sub, lambda t: _replace_once(
-        t, '"schema_version": "1.0",', '"schema_version": "1.0", "caf\\udce9": "\\ud800",')), ("CW103",)),
-    "tensor-names-with-surrogate-and-newline": Case(strange_tensor_names, ("CW407",)),
+        t, '"schema_version": "1.1",', '"schema_version": "1.1", "caf\\udce9": "\\ud800",')), ("CW103",)),
+    "tensor-names-with-escape-and-newline": Case(strange_tensor_names, ("CW407",)),
+    "tensor-name-with-lone-surrogate": Case(surrogate_tensor_name, ("CW402",)),
     "json-5000-digit-integer": Case(lambda sub: _to_json(sub, lambda t: _replace_once(
         t, '"test_size": 360', '"test_size": ' + "9" * 5000)), ("CW108",)),
     "hard-link-outside": Case(hard_link_outside, ("CW212",), fails=False),
@@ -340,7 +350,7 @@ def test_strange_tensor_names_stay_on_one_line(submission: Submission, monkeypat
     text = RENDERERS["text"](report)
     assert "forged" in text
     assert not [line for line in text.splitlines() if line.startswith("submission.yaml: error CW000")]
-    assert "fc2.w\\ud800" in text
+    assert "\x1b" not in text and "fc2.w\\x1b[2J" in text
 
 
 def test_hard_link_is_only_a_warning(submission: Submission, monkeypatch: pytest.MonkeyPatch) -> None:
