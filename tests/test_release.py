@@ -348,3 +348,15 @@ def test_tombstones_load_through_mlcroissant(history: History) -> None:
     frame = read_table(history.root / "catalog", "retracted")
     assert records == [{k: (None if v is None or str(v) == "<NA>" else v) for k, v in row.items()}
                        for row in frame.to_dict("records")]
+
+
+@pytest.mark.parametrize("message", [
+    "[\"Hash mismatch for 'a.tar.gz': expected b'\\x01' got b'\\x02'\"]",
+    # a digest holding a quote byte: Python's repr escapes the quotes around the name too
+    "['Hash mismatch for \\'a.tar.gz\\': expected b\"\\'\" got b\\'\\x02\\'']",
+    "['Hash mismatch for \\\\'a.tar.gz\\\\': expected']",
+])
+def test_a_signature_mismatch_names_the_file_whatever_the_digest_bytes(message: str) -> None:
+    from cwcontrib.catalog.assets import _readable
+
+    assert _readable(message) == "a.tar.gz differs from what was signed"

@@ -192,9 +192,11 @@ def check_signature(folder: Path, public_key: Path, result: Verification) -> Non
         result.checked.append(SIGNATURE)
 
 
-_MISMATCH = re.compile(r"Hash mismatch for '([^']+)'")
-_EXTRA = re.compile(r"Extra files found in model '[^']*': ([^\"\]]+)")
-_MISSING = re.compile(r"Missing files in model '[^']*': ([^\"\]]+)")
+# The library's messages hold reprs of raw digest bytes: when those contain a quote, Python escapes the quotes
+# around the file name too (\\'name\\', once per level of repr), so the patterns accept backslashes before quotes.
+_MISMATCH = re.compile(r"Hash mismatch for \\*'([^'\\]+)\\*'")
+_EXTRA = re.compile(r"Extra files found in model \\*'[^'\\]*\\*': ([^\"\]\\]+)")
+_MISSING = re.compile(r"Missing files in model \\*'[^'\\]*\\*': ([^\"\]\\]+)")
 
 
 def _readable(message: str) -> str:
