@@ -19,7 +19,6 @@ from cwcontrib.catalog.index import build_catalog
 from tests.conftest import REPO
 from tests.test_import_wandb import DATA, EXPORTS, FAKE_KEY, export_frame, needs_exports
 
-pytestmark = needs_exports
 N = 10_000
 CEILING = 0.1 + 3 * math.sqrt(0.1 * 0.9 / N)  # chance for 10 classes: three binomial standard deviations
 
@@ -66,6 +65,7 @@ def same(printed: str, value: float) -> bool:
     return printed == (f"{int(value):,}" if float(value).is_integer() else f"{value:.4g}")
 
 
+@needs_exports
 def test_every_export_row_is_a_trial_of_the_catalog(built: tuple[Path, Path]) -> None:
     trials = read_table(built[0], "trials")
     for architecture in EXPORTS:
@@ -74,6 +74,7 @@ def test_every_export_row_is_a_trial_of_the_catalog(built: tuple[Path, Path]) ->
     assert len(trials) == 1200
 
 
+@needs_exports
 def test_runs_whose_accuracy_is_not_k_over_n_are_marked(built: tuple[Path, Path]) -> None:
     runs = read_table(built[0], "runs").set_index("run_id")
     for architecture in EXPORTS:
@@ -86,6 +87,7 @@ def test_runs_whose_accuracy_is_not_k_over_n_are_marked(built: tuple[Path, Path]
     assert runs["accuracy_is_k_over_n"].sum() == 2400 - (368 + 367 + 371)
 
 
+@needs_exports
 def test_table2_and_the_share_diverging_match_pandas(built: tuple[Path, Path]) -> None:
     text = (built[0] / "DATASHEET.md").read_text()
     rows = {r["architecture"]: r for r in section_table(text, "### Accuracy gaps per architecture")}
@@ -102,6 +104,7 @@ def test_table2_and_the_share_diverging_match_pandas(built: tuple[Path, Path]) -
     assert f"{100 * diverging / 1200:.1f}" == "52.3"  # what the paper reports
 
 
+@needs_exports
 def test_table3_matches_pandas(built: tuple[Path, Path]) -> None:
     rows = section_table((built[0] / "DATASHEET.md").read_text(), "### Accuracy per framework")
     table = {(r["architecture"], r["framework"]): r for r in rows}
@@ -113,6 +116,7 @@ def test_table3_matches_pandas(built: tuple[Path, Path]) -> None:
                 assert same(row[name], getattr(truth[column], name)()), (architecture, framework, name)
 
 
+@needs_exports
 def test_chance_and_non_k_over_n_counts_match_pandas(built: tuple[Path, Path]) -> None:
     rows = section_table((built[0] / "DATASHEET.md").read_text(), "### Chance-level runs")
     table = {(r["architecture"], r["framework"]): r for r in rows}
@@ -125,6 +129,7 @@ def test_chance_and_non_k_over_n_counts_match_pandas(built: tuple[Path, Path]) -
 
 
 @pytest.mark.parametrize("top", [True, False], ids=["top", "bottom"])
+@needs_exports
 def test_top_and_bottom_pairs_follow_the_stated_tie_break(built: tuple[Path, Path], top: bool) -> None:
     text = (built[0] / "DATASHEET.md").read_text()
     for architecture in EXPORTS:
@@ -135,6 +140,7 @@ def test_top_and_bottom_pairs_follow_the_stated_tie_break(built: tuple[Path, Pat
         assert pairs == list(truth["name"][:3]), architecture
 
 
+@needs_exports
 def test_the_paper_check_lists_every_printed_value(built: tuple[Path, Path]) -> None:
     text = (built[0] / "DATASHEET.md").read_text()
     rows = section_table(text, "## Paper check")
@@ -174,6 +180,7 @@ def test_rebuilding_gives_the_same_bytes(built: tuple[Path, Path]) -> None:
     assert all(p.is_file() for p in first.iterdir())  # flat: a release publishes the folder as assets
 
 
+@needs_exports
 def test_the_key_is_in_no_catalog_file(built: tuple[Path, Path]) -> None:
     assert not [p for p in built[0].rglob("*") if p.is_file() and FAKE_KEY.encode() in p.read_bytes()]
     assert (DATA / EXPORTS["vgg16"]).read_bytes().count(FAKE_KEY.encode()) == 400  # the key the tests look for
