@@ -161,3 +161,19 @@ def test_damaged_hdf5_is_still_a_finding(tmp_path: Path) -> None:
 def test_symlinked_weights_are_not_followed(tmp_path: Path) -> None:
     (tmp_path / "link.safetensors").symlink_to(DEMO / "weights" / "t01-pytorch.safetensors")
     assert refused(tmp_path / "link.safetensors", "safetensors").code == "CW416"
+
+
+def test_an_hdf5_name_that_is_not_utf8_is_a_finding(tmp_path: Path) -> None:
+    """h5py returns bytes for such a name; found by hypothesis (a one-byte edit of a real Keras file)."""
+    import h5py
+
+    path = tmp_path / "x.weights.h5"
+    with h5py.File(path, "w") as h5:
+        h5.create_dataset("abcd", data=np.zeros(3, dtype=np.float32))
+        h5.create_dataset("wxyz", data=np.zeros(3, dtype=np.float32))
+    raw = bytearray(path.read_bytes())
+    raw[raw.find(b"abcd")] = 0x80
+    path.write_bytes(bytes(raw))
+    with pytest.raises(WeightsError) as refused:
+        read_weights(tmp_path, "x.weights.h5", "keras-h5")
+    assert refused.value.code == "CW402" and "not UTF-8" in str(refused.value)

@@ -50,7 +50,11 @@ def _walk(root: Any, limits: WeightsLimits) -> list[tuple[str, Any]]:
         prefix, group, depth = pending.pop()
         if depth > limits.h5_depth:
             raise WeightsError("CW406", f"groups nested deeper than {limits.h5_depth} at {prefix}")
-        for name in sorted(group.keys()):
+        names = list(group.keys())
+        if not all(isinstance(name, str) for name in names):
+            # h5py hands back bytes for a link name that is not UTF-8: no Keras file has one.
+            raise WeightsError("CW402", f"{prefix or '/'} holds an object name that is not UTF-8 text")
+        for name in sorted(names):
             path = f"{prefix}{name}"
             link = group.get(name, getlink=True)
             if isinstance(link, h5py.ExternalLink):
