@@ -249,7 +249,7 @@ def test_a_build_killed_at_any_step_leaves_a_whole_catalog(repo: Path, tmp_path:
 def test_index_command_reports_what_it_did(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["index", "--repo", str(repo), "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "unchanged; 1 submission(s) (0 validated, 1 unchanged); digest " in out
+    assert "unchanged; 1 submission(s) (0 validated, 1 unchanged, from the cache); digest " in out
     digest = json.loads((repo / "catalog" / "catalog.json").read_text())["digest"]
     assert out.strip().endswith(digest)
 

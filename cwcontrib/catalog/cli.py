@@ -28,7 +28,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     cached = len(result.submissions) - len(result.validated)
     verb = "rebuilt" if result.changed else "unchanged"
     print(f"{result.catalog}: {verb}; {len(result.submissions)} submission(s) ({len(result.validated)} validated, "
-          f"{cached} unchanged); digest {result.digest}")
+          f"{cached} unchanged, from the cache); digest {result.digest}")
     for ignored in result.ignored_records:
         print(f"ignored verification record {ignored.file}: {ignored.reason}", file=sys.stderr)
     return EXIT_OK
