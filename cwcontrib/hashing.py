@@ -29,3 +29,10 @@ def sha256_confined(root: Path, rel: str, on_bytes: Callable[[int], None] = _ign
             on_bytes(n)
     return digest.hexdigest()
 
+
+
+def sha256_file(path: Path) -> str:
+    """sha256 of one of cwcontrib's own files (a catalog, a download, release assets): no confinement needed,
+    unlike a submission's files, which go through `sha256_confined`."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

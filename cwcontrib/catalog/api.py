@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from cwcontrib.catalog.columns import TABLES
 from cwcontrib.catalog.fetch import FetchError, cache_root, fetch_bytes, fetch_verified, parse_sums
+from cwcontrib.hashing import sha256_file
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -180,8 +181,7 @@ def _weights_file(source: CatalogSource, row: dict[str, Any]) -> tuple[Path, str
         folder = source.checkout / "submissions" / row["submission_id"]
         local = folder / row["weights_path"]
         if local.is_file():
-            with open(local, "rb") as handle:
-                actual = hashlib.file_digest(handle, "sha256").hexdigest()
+            actual = sha256_file(local)
             if actual != sha256:
                 raise CatalogError(f"{local}: sha256 {actual} differs from the catalog's {sha256}; not loaded")
             return folder, row["weights_path"]

@@ -13,7 +13,6 @@ verification does not.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import re
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cwcontrib.catalog.fetch import FetchError, parse_sums, sums_text
+from cwcontrib.hashing import sha256_file
 
 SIGNATURE = "release.sig"
 SUMS = "SHA256SUMS"
@@ -138,11 +138,6 @@ class Verification:
         return not self.problems
 
 
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 def check_sums(folder: Path, result: Verification) -> None:
     """Every file against SHA256SUMS: differing, missing and unlisted files, each by name."""
     try:
@@ -154,7 +149,7 @@ def check_sums(folder: Path, result: Verification) -> None:
         path = folder / name
         if not path.is_file():
             result.problems.append(f"{name}: listed in {SUMS} but missing")
-        elif (actual := _sha256(path)) != expected:
+        elif (actual := sha256_file(path)) != expected:
             result.problems.append(f"{name}: differs (sha256 {actual}, {SUMS} says {expected})")
         else:
             result.checked.append(name)

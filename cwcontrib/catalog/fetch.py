@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from cwcontrib.hashing import sha256_file
+
 CHUNK = 1 << 20
 SUMS_LIMIT = 1 << 20  # SHA256SUMS of a release: a line per asset
 SUMS_LINE = re.compile(r"^([0-9a-f]{64}) [ *]([A-Za-z0-9._-]+)$")
@@ -64,17 +66,9 @@ def fetch_bytes(url: str, limit: int) -> bytes:
     return data
 
 
-def _hash_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def fetch_verified(url: str, sha256: str, limit: int, target: Path) -> Path:
     """`target` holding the bytes of `url` whose sha256 is `sha256` (at most `limit` bytes); kept when cached."""
-    if target.is_file() and _hash_of(target) == sha256:
+    if target.is_file() and sha256_file(target) == sha256:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
@@ -110,4 +104,4 @@ def parse_sums(text: str) -> dict[str, str]:
 def sums_text(folder: Path) -> str:
     """The SHA256SUMS of every file directly in `folder` (sha256sum's format, names sorted)."""
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.name != "SHA256SUMS")
-    return "".join(f"{_hash_of(p)}  {p.name}\n" for p in files)
+    return "".join(f"{sha256_file(p)}  {p.name}\n" for p in files)

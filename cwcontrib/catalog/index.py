@@ -31,6 +31,7 @@ from cwcontrib.catalog.extract import AUDIT_MIN_TRIALS, AUDIT_RATE, Extract, ext
 from cwcontrib.catalog.verification import IgnoredRecord, VerificationRecord, newest_by_weights, read_records
 from cwcontrib.checks.base import ProgressSink
 from cwcontrib.findings import Finding
+from cwcontrib.hashing import sha256_file
 
 CATALOG_FORMAT = "1"
 CACHE_FORMAT = "1"
@@ -212,10 +213,6 @@ def join_rows(extracts: dict[str, Extract], records: list[VerificationRecord],
     return Rows(tables, audit, sorted(ignored, key=lambda i: i.file))
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _canonical_json(data: Any) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
@@ -230,7 +227,7 @@ def write_tables(rows: Rows, extracts: dict[str, Extract], staged: Path, step: S
         pq.write_table(arrow_table(spec, rows.tables[name]), path, compression="zstd", compression_level=9,
                        use_dictionary=True, write_statistics=True)
         step(f"wrote {spec.file}")
-        tables[name] = {"file": spec.file, "rows": len(rows.tables[name]), "sha256": _sha256(path)}
+        tables[name] = {"file": spec.file, "rows": len(rows.tables[name]), "sha256": sha256_file(path)}
     meta: dict[str, Any] = {
         "catalog_format": CATALOG_FORMAT,
         "version": version,  # a release (cwcontrib release) names the version of what it publishes
