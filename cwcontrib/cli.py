@@ -236,9 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from cwcontrib.catalog.cli import add_commands
     from cwcontrib.importers.wandb import add_commands as add_import_commands
+    from cwcontrib.site.cli import add_commands as add_site_commands
 
     add_commands(commands)
     add_import_commands(commands)
+    add_site_commands(commands)
     return parser
 
 
