@@ -161,14 +161,19 @@ def _run_row(source: CatalogSource, run_id: str) -> dict[str, Any]:
     match = runs[runs["run_id"] == run_id]
     if match.empty:
         raise CatalogError(f"no run {run_id!r} in the catalog; run ids look like <submission>/<trial>/<framework key>")
-    row: dict[str, Any] = {str(k): (None if _missing(v) else v) for k, v in match.iloc[0].to_dict().items()}
-    return row
+    return records(match.iloc[:1])[0]
 
 
-def _missing(value: Any) -> bool:
+def plain(value: Any) -> Any:
+    """A cell as Python sees it: pandas' missing value (NA) becomes None."""
     import pandas as pd
 
-    return value is pd.NA or value is None
+    return None if value is None or value is pd.NA else value
+
+
+def records(frame: Any) -> list[dict[str, Any]]:
+    """A frame's rows as dicts of plain values (missing cells are None), for printing and comparing."""
+    return [{str(k): plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def _weights_file(source: CatalogSource, row: dict[str, Any]) -> tuple[Path, str]:

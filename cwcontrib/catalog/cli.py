@@ -43,14 +43,8 @@ def _step(step: str, steps: list[str], quiet: bool) -> None:
         print(step, file=sys.stderr)
 
 
-def _frame_rows(frame: Any) -> list[dict[str, Any]]:
-    import pandas as pd
-
-    return [{k: (None if v is pd.NA else v) for k, v in row.items()} for row in frame.to_dict("records")]
-
-
 def cmd_show(args: argparse.Namespace) -> int:
-    from cwcontrib.catalog.api import CatalogError, load_catalog
+    from cwcontrib.catalog.api import CatalogError, load_catalog, records
 
     try:
         table = "pairs" if "~" in args.id else "runs"
@@ -59,7 +53,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"cwcontrib: {exc}", file=sys.stderr)
         return EXIT_USAGE
     key = "pair_id" if table == "pairs" else "run_id"
-    rows = _frame_rows(frame[frame[key] == args.id])
+    rows = records(frame[frame[key] == args.id])
     if not rows:
         print(f"cwcontrib: no {table[:-1]} {args.id!r} in the catalog", file=sys.stderr)
         return EXIT_USAGE
@@ -70,7 +64,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_top(args: argparse.Namespace) -> int:
-    from cwcontrib.catalog.api import CatalogError, load_catalog
+    from cwcontrib.catalog.api import CatalogError, load_catalog, records
 
     try:
         pairs = load_catalog("pairs", version=args.version)
@@ -85,7 +79,7 @@ def cmd_top(args: argparse.Namespace) -> int:
     if args.arch:
         merged = merged[merged["architecture"] == args.arch]
     top = merged.sort_values(["abs_gap", "pair_id"], ascending=[False, True]).head(args.n)
-    for row in _frame_rows(top):
+    for row in records(top):
         chance = " (at chance: " + ("both" if row["both_at_chance"] else "one") + ")" if row["any_at_chance"] else ""
         print(f"{row['abs_gap']:.4f}  {row['pair_id']}  {row['architecture']}  winner {row['winner']}{chance}")
         settings = ", ".join(f"{name}={row[name]}" for name in shown if row[name] is not None)

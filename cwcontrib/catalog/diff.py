@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cwcontrib.catalog.api import read_table
+from cwcontrib.catalog.api import plain, read_table
 
 
 def _meta(folder: Path) -> dict[str, Any]:
@@ -17,8 +17,7 @@ def _meta(folder: Path) -> dict[str, Any]:
 
 def _column(folder: Path, table: str, key: str, column: str) -> dict[str, Any]:
     frame = read_table(folder, table)
-    return {str(k): (None if v is None or str(v) == "<NA>" else v)
-            for k, v in zip(frame[key], frame[column], strict=True)}
+    return {str(k): plain(v) for k, v in zip(frame[key], frame[column], strict=True)}
 
 
 def diff_catalogs(old: Path, new: Path) -> dict[str, list[str]]:
