@@ -133,6 +133,25 @@ def cmd_artifacts(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from cwcontrib.scaffold import ScaffoldError, scaffold
+
+    try:
+        created = scaffold(Path(args.path), architecture=args.architecture, dataset=args.dataset,
+                           frameworks=args.frameworks, trials=args.trials)
+    except ScaffoldError as exc:
+        print(f"cwcontrib: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    sys.stdout.write(created)
+    return EXIT_OK
+
+
+def cmd_checksum(args: argparse.Namespace) -> int:
+    from cwcontrib.checksum import run_checksum
+
+    return run_checksum(Path(args.path), check=args.check, out=sys.stdout, err=sys.stderr)
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -226,6 +245,23 @@ def build_parser() -> argparse.ArgumentParser:
     artifacts = commands.add_parser("artifacts", help="print `artifacts` entries for the files of a folder")
     artifacts.add_argument("path", help="the submission folder")
     artifacts.set_defaults(func=cmd_artifacts)
+
+    init = commands.add_parser("init", help="create a submission folder ready to fill: manifest, trials table, folders")
+    init.add_argument("path", help="the new submission folder (absent or empty)")
+    init.add_argument("--architecture", required=True, help="registry name (`cwcontrib architectures`)")
+    init.add_argument("--dataset", required=True, help="registry name (`cwcontrib datasets`)")
+    init.add_argument("--frameworks", required=True, metavar="KEY,KEY",
+                      help="framework keys, comma-separated: pytorch, keras (TensorFlow/Keras 3)")
+    init.add_argument("--trials", type=_positive_int, default=1, metavar="N",
+                      help="rows of the trials table (default %(default)s)")
+    init.set_defaults(func=cmd_init)
+
+    checksum = commands.add_parser("checksum", help="fill in size and sha256 of every file in the manifest")
+    checksum.add_argument("path", help="the submission folder")
+    checksum.add_argument("--check", action="store_true",
+                          help="change nothing; exit 1 if the manifest's artifacts would change")
+    checksum.set_defaults(func=cmd_checksum)
+
     architectures = commands.add_parser("architectures", help="list the trusted reference architectures")
     architectures.set_defaults(func=cmd_architectures)
 
