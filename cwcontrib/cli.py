@@ -271,12 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
     datasets.set_defaults(func=cmd_datasets)
 
     from cwcontrib.catalog.cli import add_commands
+    from cwcontrib.github.cli import add_commands as add_github_commands
     from cwcontrib.importers.wandb import add_commands as add_import_commands
     from cwcontrib.site.cli import add_commands as add_site_commands
 
     add_commands(commands)
     add_import_commands(commands)
     add_site_commands(commands)
+    add_github_commands(commands)
     return parser
 
 
