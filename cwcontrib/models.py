@@ -158,7 +158,11 @@ class InputShape(Strict):
 
 
 class Architecture(Strict):
-    name: Slug = Field(description="Registry name, e.g. vgg16, resnet50, densenet121, digits-cnn.")
+    name: Annotated[str, StringConstraints(
+        pattern=r"^(?:[a-z0-9]+(?:[-_.][a-z0-9]+)*|keras\.applications\.[A-Za-z][A-Za-z0-9]*)$", max_length=64,
+    )] = Field(
+        description="Registry name (vgg16, resnet50, densenet121, digits-cnn), or a library builder by name: "
+                    "torchvision.models.resnet18, keras.applications.MobileNetV2 (`cwcontrib architectures`).")
     num_classes: Annotated[int, Field(ge=2, le=100_000)]
     input_shape: InputShape
     parameter_count: Annotated[int, Field(ge=1)] = Field(
