@@ -157,3 +157,7 @@ def add_commands(commands: Any) -> None:
     from cwcontrib.catalog.release_cli import add_release_commands
 
     add_release_commands(commands)  # release, retract, verify-release
+
+    from cwcontrib.catalog.audit import add_audit_command
+
+    add_audit_command(commands)
