@@ -1,0 +1,121 @@
+"""Stages 1-4 of `cwcontrib validate` on a synthetic sweep, against `openssl dgst -sha256` over the same files.
+
+    python3 benchmarks/bench_validate.py [--trials 16 --arch resnet50] [--sweep DIR] [--repeats 3]
+
+Makes the sweep with benchmarks/make_sweep.py (cached under $TMPDIR/cwcontrib-bench/), reads every file once so
+the page cache is warm for both sides, then in the same run measures:
+- the baseline: one single-threaded `openssl dgst -sha256` process over every file of the sweep;
+- cwcontrib's stages 1-4 in this process (frameworks imported beforehand: their start-up is bench_cold's
+  subject), time per stage, and the throughput of files + weights (the stages that read the bytes);
+- peak RSS of this process, against the largest single file.
+Prints figures and the ratio `throughput / openssl` (issue 16's goal: >= 1.6 on 2 cores). Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from make_sweep import make_sweep
+
+
+def sweep_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def warm(files: list[Path]) -> None:
+    for path in files:
+        with open(path, "rb") as handle:
+            while handle.read(8 << 20):
+                pass
+
+
+def openssl_seconds(files: list[Path]) -> float:
+    start = time.perf_counter()
+    subprocess.run(["openssl", "dgst", "-sha256", *map(str, files)], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def import_frameworks() -> None:
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras  # noqa: F401
+    import torch  # noqa: F401
+
+
+def timed_validation(root: Path) -> tuple[dict[str, float], bool]:
+    """Stages 1-4 (re-evaluation off), with the seconds each stage took."""
+    from cwcontrib import validate
+    from cwcontrib.checks.base import Options
+
+    seconds: dict[str, float] = {}
+    run_stage = validate._run_stage
+
+    def timed(ctx: object, stage: str) -> list[object]:
+        start = time.perf_counter()
+        try:
+            return run_stage(ctx, stage)  # type: ignore[arg-type]
+        finally:
+            seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - start
+
+    validate._run_stage = timed  # type: ignore[assignment]
+    try:
+        result = validate.run_validation(root, options=Options(reeval=False))
+    finally:
+        validate._run_stage = run_stage
+    return seconds, result.report.ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", type=int, default=16)
+    parser.add_argument("--arch", default="resnet50", choices=("digits-cnn", "resnet50", "vgg16"))
+    parser.add_argument("--sweep", type=Path, help="an existing sweep folder instead of a generated one")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    root = args.sweep
+    if root is None:
+        cache = Path(tempfile.gettempdir()) / "cwcontrib-bench"
+        root = cache / f"sweep-{args.arch}-{args.trials}"
+        if not (root / "submission.yaml").exists():
+            make_sweep(root, args.trials, args.arch)
+    files = sweep_files(root)
+    total = sum(p.stat().st_size for p in files)
+    largest = max(p.stat().st_size for p in files)
+    print(f"sweep {root}: {len(files)} files, {total / 2**20:.0f} MiB, largest {largest / 2**20:.0f} MiB; "
+          f"{os.cpu_count()} CPUs; {shutil.which('openssl')}")
+    warm(files)
+    import_frameworks()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    ratios, rows = [], []
+    for repeat in range(args.repeats):
+        base = openssl_seconds(files)
+        stages, ok = timed_validation(root)
+        reading = stages.get("files", 0.0) + stages.get("weights", 0.0)
+        ratio = (total / reading) / (total / base)
+        ratios.append(ratio)
+        rows.append((repeat + 1, base, stages, reading, ratio, ok))
+    for repeat, base, stages, reading, ratio, ok in rows:
+        per_stage = ", ".join(f"{name} {s:.2f} s" for name, s in stages.items())
+        print(f"#{repeat}: openssl {base:.2f} s ({total / base / 2**20:.0f} MiB/s); cwcontrib {per_stage}; "
+              f"files+weights {reading:.2f} s ({total / reading / 2**20:.0f} MiB/s); ratio {ratio:.2f}; valid {ok}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(f"ratio files+weights throughput / openssl: median {statistics.median(ratios):.2f} (goal >= 1.6)")
+    print(f"peak RSS {peak / 2**20:.0f} MiB (after framework imports {rss_before / 2**20:.0f} MiB); largest file "
+          f"{largest / 2**20:.0f} MiB; growth over imports / largest file: {(peak - rss_before) / largest:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
