@@ -233,6 +233,13 @@ def github_annotation(f: Finding, path_prefix: str) -> str:
                        path_prefix, acknowledged=f.acknowledged is not None)
 
 
+def _level(group: Group) -> str:
+    """The annotation level: error, warning, or notice when the manifest acknowledges every finding of it."""
+    if group.severity is Severity.ERROR:
+        return "error"
+    return "notice" if group.count == group.acknowledged else "warning"
+
+
 def group_annotation(group: Group, path_prefix: str) -> str:
     """One annotation per code and file: the count, the first message and locations, the hint."""
     first = group.listed[0].location.line if group.listed else None
@@ -240,18 +247,56 @@ def group_annotation(group: Group, path_prefix: str) -> str:
     where = f" (at {_clip(group.where(), 360)})" if group.listed else ""
     message = f"{count}{_clip(group.message, 500)}{where}. {_clip(group.hint, 500)}"
     return _annotation(group.severity, group.file, first, f"{group.code} {group.name}", message, path_prefix,
-                       acknowledged=group.count == group.acknowledged)
+                       acknowledged=_level(group) == "notice")
+
+
+# GitHub keeps at most 10 error, 10 warning and 10 notice annotations per step (50 per job) and drops the rest
+# without a word: cwcontrib chooses which are shown, and one notice of the ten is kept to say what was not.
+ANNOTATIONS_PER_LEVEL = {"error": 10, "warning": 10, "notice": 9}
+_LEVELS = ("error", "warning", "notice")
+
+
+def ranked(groups: list[Group]) -> list[Group]:
+    """Errors first, then warnings, then acknowledged warnings; within each, every code's first group (in report
+    order) before any code's second, and so on, so that the annotations shown name as many codes as they can."""
+    seen: dict[tuple[str, str], int] = {}
+    keyed = []
+    for i, group in enumerate(groups):
+        level = _level(group)
+        repeat = seen.get((level, group.code), 0)
+        seen[(level, group.code)] = repeat + 1
+        keyed.append(((_LEVELS.index(level), repeat, i), group))
+    return [group for _, group in sorted(keyed, key=lambda pair: pair[0])]
+
+
+def _not_shown(left_out: list[Group]) -> str:
+    by_level = {level: sum(_level(g) == level for g in left_out) for level in _LEVELS}
+    levels = ", ".join(f"{n} {level}" for level, n in by_level.items() if n)
+    findings = _plural(sum(g.count for g in left_out), "finding")
+    message = (f"{_plural(len(left_out), 'annotation')} not shown ({levels}; {findings}): GitHub shows at most 10 "
+               "errors and 10 warnings per step. `--format text` lists every finding, the JSON report has them all.")
+    return f"::notice title={_escape_property('cwcontrib: annotations not shown')}::{_escape_data(message)}"
 
 
 def render_github(report: Report, path_prefix: str = "") -> str:
-    """Workflow annotations grouped by code and file, errors first, within GitHub's comment-size limit."""
+    """Workflow annotations grouped by code and file, ranked (errors first, one per code before repeats), at most
+    10 of each level, then a notice saying how many were not shown, then the headline; under GitHub's
+    comment-size limit."""
     lines: list[str] = []
-    groups = grouped(report)
-    # Neither the closing line nor the "more" line is a workflow command: each starts with our own words, and
-    # `_headline` escapes newlines.
-    budget = _BUDGET - len(_headline(report)) - len(path_prefix) - 20
-    _fill(lines, [group_annotation(g, path_prefix) for g in groups], budget,
-          lambda n: f"cwcontrib: {n} more annotations not shown; `--format text` lists every finding")
+    # The headline is no workflow command: it starts with our own words, and `_headline` escapes newlines.
+    budget = _BUDGET - len(_headline(report)) - 300 - 20
+    shown = dict.fromkeys(_LEVELS, 0)
+    left_out: list[Group] = []
+    for group in ranked(grouped(report)):
+        level, line = _level(group), group_annotation(group, path_prefix)
+        if shown[level] >= ANNOTATIONS_PER_LEVEL[level] or len(line) + 1 > budget:
+            left_out.append(group)
+            continue
+        lines.append(line)
+        budget -= len(line) + 1
+        shown[level] += 1
+    if left_out:
+        lines.append(_not_shown(left_out))
     lines.append(f"cwcontrib: {_headline(report)}")
     return "\n".join(lines) + "\n"
 
