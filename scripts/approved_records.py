@@ -66,7 +66,7 @@ class Api:
             # An unredirected header stays with this request: the artifact's storage host never sees the token.
             request.add_unredirected_header("Authorization", f"Bearer {self.token}")
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (https API or 127.0.0.1)
+            with urllib.request.urlopen(request, timeout=60) as response:
                 data: bytes = response.read(limit + 1)
         except urllib.error.HTTPError as exc:
             raise ApiError(f"{url}: HTTP {exc.code}") from None
