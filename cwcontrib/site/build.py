@@ -132,12 +132,32 @@ def reference_link(ref: str) -> str | None:
     return safe_href(ref)
 
 
+# The tables the site reads, and the columns it relies on in each. A table is read with its own Parquet schema, so
+# a catalog written before or after a column was added still renders; a column the site needs must be there.
+SITE_TABLES: dict[str, tuple[str, ...]] = {
+    "submissions": ("submission_id", "title", "license", "contributors", "content_digest", "architecture",
+                    "dataset", "test_size", "num_classes"),
+    "trials": ("trial_key", "optimizer", "learning_rate", "batch_size", "epochs", "hyperparameters"),
+    "runs": ("run_id", "framework_key", "accelerator", "test_accuracy", "test_size", "status", "architecture"),
+    "pairs": ("pair_id", "submission_id", "trial_id", "run_a", "run_b", "accuracy_a", "accuracy_b", "gap", "abs_gap",
+              "winner", "diverges", "status_a", "status_b"),
+}
+
+
 def _read_rows(folder: Path, table: str) -> list[dict[str, Any]]:
-    """A table's rows as plain Python values (None for null), read with the catalog's explicit schema."""
+    """A table's rows as plain Python values (None for null)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    spec = TABLES[table]
-    rows: list[dict[str, Any]] = pq.read_table(folder / spec.file, schema=spec.schema).to_pylist()
+    path = folder / TABLES[table].file
+    try:
+        arrow = pq.read_table(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise SiteError(f"{path}: not a readable Parquet table ({exc})") from None
+    missing = [c for c in SITE_TABLES[table] if c not in arrow.column_names]
+    if missing:
+        raise SiteError(f"{path}: no column {', '.join(missing)}; rebuild the catalog with `cwcontrib index`")
+    rows: list[dict[str, Any]] = arrow.to_pylist()
     return rows
 
 
@@ -154,7 +174,8 @@ def read_catalog(folder: Path) -> tuple[dict[str, Any], dict[str, list[dict[str,
     except (ValueError, UnicodeDecodeError) as exc:
         raise SiteError(f"{meta_file}: not JSON ({exc})") from None
     tables: dict[str, list[dict[str, Any]]] = {}
-    for name, spec in TABLES.items():
+    for name in SITE_TABLES:
+        spec = TABLES[name]
         entry = meta.get("tables", {}).get(name)
         path = folder / spec.file
         if not isinstance(entry, dict) or not path.is_file():
@@ -464,12 +485,12 @@ def build_pages(catalog: Path, repo: Path) -> Site:
     for p in pairs:
         run_a, run_b = runs.get(p["run_a"]), runs.get(p["run_b"])
         trial = trials.get(f"{p['submission_id']}/{p['trial_id']}")
-        sub = submissions.get(p["submission_id"], {})
+        owner = submissions.get(p["submission_id"], {})
         rows.append({
             "pair": p, "href": paths[p["pair_id"]], "sub_href": paths["submission:" + p["submission_id"]]
             if p["submission_id"] in submissions else None,
-            "architecture": sub.get("architecture") or (run_a or {}).get("architecture") or "—",
-            "dataset": sub.get("dataset") or "—",
+            "architecture": owner.get("architecture") or (run_a or {}).get("architecture") or "—",
+            "dataset": owner.get("dataset") or "—",
             "hyperparameters": hyperparameter_summary(trial),
             "accuracy_a": accuracy_cell(run_a, p["accuracy_a"]), "accuracy_b": accuracy_cell(run_b, p["accuracy_b"]),
             "key_a": p["run_a"].rsplit("/", 1)[-1], "key_b": p["run_b"].rsplit("/", 1)[-1],
@@ -559,7 +580,8 @@ RUN_FIELDS: list[tuple[str, str, str]] = [
     ("CPU", "cpu", "g"), ("Architecture", "architecture", "g"), ("Modifications", "modifications", "g"),
     ("Input (H×W×C)", "input", "g"), ("Claimed accuracy", "test_accuracy", "f4"),
     ("Claimed correct (k)", "test_correct", "g"), ("Test examples (N)", "test_size", "g"),
-    ("Accuracy is k/N", "accuracy_is_k_over_n", "g"), ("Test loss", "test_loss", "g"),
+    ("Accuracy is k/N", "accuracy_is_k_over_n", "g"), ("Epochs trained", "epochs_trained", "g"),
+    ("Stopped early", "stopped_early", "g"), ("Test loss", "test_loss", "g"),
     ("Wall time (s)", "wall_time_s", "g"), ("At chance", "at_chance", "g"),
     ("Parameters (fingerprint)", "parameters", "g"), ("Forward FLOPs (fingerprint)", "flops", "g"),
     ("Weights format", "weights_format", "g"), ("Weights size (bytes)", "weights_size", "g"),
