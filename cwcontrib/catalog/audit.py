@@ -100,18 +100,32 @@ def _claimed(row: dict[str, Any]) -> int:
     return round(float(row["test_accuracy"]) * int(row["test_size"]))  # as claims_reproduce counts a claim
 
 
+_RUN_COLUMNS = ("run_id", "submission_id", "trial_id", "framework_key", "framework", "architecture", "status",
+                "weights_path", "weights_format", "weights_sha256", "test_correct", "test_accuracy", "test_size")
+
+
+def _columns(folder: Path, table: str, columns: Sequence[str]) -> list[dict[str, Any]]:
+    """Only the columns the audit needs, with the file's own schema: a catalog written before or after another
+    column was added is still audited."""
+    import pyarrow.parquet as pq
+
+    from cwcontrib.catalog.columns import TABLES
+
+    rows: list[dict[str, Any]] = pq.read_table(folder / TABLES[table].file, columns=list(columns)).to_pylist()
+    return rows
+
+
 def select_jobs(root: Path, submissions: Sequence[str] = (), arch: str | None = None,
                 status: str | None = None) -> tuple[list[RunJob], list[dict[str, str]]]:
     """The catalog's runs with weights that the filters keep, and those kept that cannot be audited (and why)."""
-    from cwcontrib.catalog.api import read_table, records
-
     folder = root / "catalog"
     if not (folder / "catalog.json").is_file():
         raise AuditError(f"{folder}: no catalog.json; build it with `cwcontrib index --repo {root}`")
     try:
-        runs = records(read_table(folder, "runs"))
-        digests = {r["submission_id"]: r["content_digest"] for r in records(read_table(folder, "submissions"))}
-    except (OSError, ValueError) as exc:
+        runs = _columns(folder, "runs", _RUN_COLUMNS)
+        digests = {r["submission_id"]: r["content_digest"]
+                   for r in _columns(folder, "submissions", ("submission_id", "content_digest"))}
+    except (OSError, ValueError, KeyError) as exc:  # pyarrow's errors are OSError and ValueError subclasses
         raise AuditError(f"{folder}: the catalog's tables cannot be read: {exc}") from None
     wanted = set(submissions)
     unknown = sorted(wanted - set(digests))
@@ -223,6 +237,19 @@ def evaluate_job(job: RunJob, data_dir: str | None) -> TaskResult:
 # The driver.
 
 
+def ray_options(address: str | None, num_cpus: int | None) -> dict[str, Any]:
+    """`ray.init`'s arguments: no dashboard, no log forwarding, the tasks' environment; a local instance binds
+    127.0.0.1 only and keeps a small object store (tasks return a few kB each)."""
+    env = {name: os.environ[name] for name in _TASK_ENV if name in os.environ}
+    env["RAY_USAGE_STATS_ENABLED"] = "0"
+    common: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False,
+                              "runtime_env": {"env_vars": env}}
+    if address:
+        return {"address": address, **common}
+    return {"num_cpus": num_cpus or os.cpu_count() or 1, "_node_ip_address": "127.0.0.1",
+            "object_store_memory": 128 << 20, **common}
+
+
 @contextmanager
 def ray_session(address: str | None, num_cpus: int | None) -> Iterator[Any]:
     """A Ray connection: the one already open (tests), `address`'s cluster, or a local instance of `num_cpus`
@@ -233,16 +260,8 @@ def ray_session(address: str | None, num_cpus: int | None) -> Iterator[Any]:
     if ray.is_initialized():
         yield ray
         return
-    env = {name: os.environ[name] for name in _TASK_ENV if name in os.environ}
-    env["RAY_USAGE_STATS_ENABLED"] = "0"
-    common: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False,
-                              "runtime_env": {"env_vars": env}}
     try:
-        if address:
-            ray.init(address=address, **common)
-        else:
-            cpus = num_cpus or os.cpu_count() or 1
-            ray.init(num_cpus=cpus, _node_ip_address="127.0.0.1", object_store_memory=256 << 20, **common)
+        ray.init(**ray_options(address, num_cpus))
     except Exception as exc:  # ray raises ConnectionError, RuntimeError, ValueError... the message says which
         raise AuditError(f"Ray did not start: {type(exc).__name__}: {exc}") from None
     try:
