@@ -169,15 +169,21 @@ def _seed(text: str) -> str:
 
 
 def cmd_architectures(args: argparse.Namespace) -> int:
-    from cwcontrib.architectures import modifications_for, names, spec
+    import json
 
-    for name in names():
-        entry = spec(name)
-        print(f"{name}: {entry.description}")
-        for framework, definition in sorted(entry.definitions.items()):
-            print(f"  {framework}: {definition}")
-            for modification, text in modifications_for(name, framework).items():
-                print(f"    modification {modification!r}: {text}")
+    from cwcontrib.architectures import ArchitectureError
+    from cwcontrib.architectures.library import compare_names, listing
+
+    if not args.compare:
+        sys.stdout.write(listing())
+        return EXIT_OK
+    try:
+        height, width, channels = args.input_shape
+        verdict = compare_names(args.compare[0], args.compare[1], (height, width, channels), args.num_classes)
+    except ArchitectureError as exc:
+        print(f"cwcontrib: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(verdict.as_dict(), indent=2, ensure_ascii=False))
     return EXIT_OK
 
 
@@ -262,7 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
                           help="change nothing; exit 1 if the manifest's artifacts would change")
     checksum.set_defaults(func=cmd_checksum)
 
-    architectures = commands.add_parser("architectures", help="list the trusted reference architectures")
+    architectures = commands.add_parser(
+        "architectures", help="list the trusted architectures by route: registry, torchvision, keras.applications")
+    architectures.add_argument("--compare", nargs=2, metavar=("A", "B"),
+                               help="print the pair verdict (JSON) of two architectures by name instead")
+    architectures.add_argument("--input-shape", nargs=3, type=int, default=[32, 32, 3], metavar=("H", "W", "C"))
+    architectures.add_argument("--num-classes", type=int, default=10)
     architectures.set_defaults(func=cmd_architectures)
 
     datasets = commands.add_parser("datasets", help="list the registered datasets")

@@ -8,9 +8,12 @@ frameworks:
   `moving_variance`). PyTorch's `num_batches_tracked` counter is left out of both: it is a step
   counter, not model state Keras has, and would make every BatchNorm network differ by one per layer.
 - **layers** are counted per normalised kind (conv2d, dense, batchnorm, pooling, activation, softmax,
-  dropout, padding, merge, reshape, other) with their parameters and buffers and the framework's own
-  type names. Activations Keras fuses into Conv2D/Dense (`activation="relu"`) count as activation
-  layers, so `Conv2D(activation="relu")` and `Conv2d` + `ReLU` fingerprint alike; a softmax is its own
+  dropout, padding, preprocessing, merge, reshape, other) with their parameters and buffers and the
+  framework's own type names. Preprocessing is input scaling and normalisation built into the model
+  (Keras `Rescaling`, `Normalization`: keras.applications' EfficientNet, ConvNeXt, MobileNetV3);
+  torchvision's stochastic depth counts as dropout, a Keras `Activation("linear")` not at all.
+  Activations Keras fuses into Conv2D/Dense (`activation="relu"`) count as activation layers, so
+  `Conv2D(activation="relu")` and `Conv2d` + `ReLU` fingerprint alike; a softmax is its own
   kind because it changes what the model returns (probabilities, not logits). PyTorch layers are
   counted per *call* in a shape-only forward pass (torchvision's ResNet calls one ReLU module three
   times per block), including functional calls such as `torch.relu` or `F.adaptive_avg_pool2d`.
@@ -38,7 +41,8 @@ from typing import Any
 #: Layer kinds whose counts a verdict compares. Merges and reshapes are bookkeeping: torchvision's
 #: DenseNet re-concatenates all features in every layer where Keras concatenates once per layer, and
 #: a flatten after global pooling is a no-op, without any change in what the network computes.
-COMPARED_KINDS = ("conv2d", "dense", "batchnorm", "pooling", "activation", "softmax", "dropout", "padding", "other")
+COMPARED_KINDS = ("conv2d", "dense", "batchnorm", "pooling", "activation", "softmax", "dropout", "padding",
+                  "preprocessing", "other")
 KINDS = (*COMPARED_KINDS, "merge", "reshape")
 
 

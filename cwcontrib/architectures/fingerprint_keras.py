@@ -28,6 +28,7 @@ _LAYER_KINDS: tuple[tuple[tuple[type[Any], ...], str], ...] = (
     ((layers.ZeroPadding2D,), "padding"),
     ((layers.Flatten, layers.Reshape), "reshape"),
     ((layers.Add, layers.Concatenate, layers.Multiply, layers.Average, layers.Maximum, layers.Subtract), "merge"),
+    ((layers.Rescaling, layers.Normalization), "preprocessing"),
 )
 
 _PADDED = (layers.Conv2D, layers.DepthwiseConv2D, layers.MaxPooling2D, layers.AveragePooling2D)
@@ -42,7 +43,7 @@ def census(model: Any, input_shape: tuple[int, int, int]) -> Census:
     pads = {id(layer.output): layer for layer in leaves if isinstance(layer, layers.ZeroPadding2D)}
     folded = {id(pads[id(layer.input)]) for layer in leaves if isinstance(layer, _PADDED) and id(layer.input) in pads}
     for layer in leaves:
-        if id(layer) in folded:
+        if id(layer) in folded or _identity(layer):
             continue
         _count(layer, pads, tally)
     return tally
@@ -63,6 +64,12 @@ def _leaf_layers(model: Any) -> Iterator[Any]:
             yield from _leaf_layers(layer)
         elif not isinstance(layer, layers.InputLayer):
             yield layer
+
+
+def _identity(layer: Any) -> bool:
+    """An Activation("linear") computes nothing (keras.applications' ConvNeXt puts one where its stochastic depth
+    would be, when drop_path_rate is 0): skipped, like PyTorch's nn.Identity."""
+    return isinstance(layer, layers.Activation) and _activation_name(layer) == "linear"
 
 
 def _kind(layer: Any) -> str:

@@ -55,11 +55,19 @@ def census(model: nn.Module, input_shape: tuple[int, int, int]) -> Census:
     return tally
 
 
+# torchvision's own layers, by qualified class name (importing torchvision here only to name them would cost
+# seconds): stochastic depth drops a residual branch in training, as Keras's EfficientNet does with a Dropout.
+_NAMED_KINDS: dict[str, str] = {
+    "torchvision.ops.stochastic_depth.StochasticDepth": "dropout",
+    "torchvision.ops.misc.Permute": "reshape",
+}
+
+
 def module_kind(module: nn.Module) -> str:
     for classes, kind in _MODULE_KINDS:
         if isinstance(module, classes):
             return kind
-    return "other"
+    return _NAMED_KINDS.get(f"{type(module).__module__}.{type(module).__qualname__}", "other")
 
 
 def _count_state(model: nn.Module, tally: Census) -> None:

@@ -38,6 +38,9 @@ class ArchitectureSpec:
     """Per framework: modification name -> one-line description, in the order they are applied."""
 
 
+LIBRARY_DEFAULT_INPUT_SHAPE: InputShape = (32, 32, 3)
+LIBRARY_DEFAULT_NUM_CLASSES = 10
+
 _KERAS_SOFTMAX_REMOVED = (
     "classifier_activation=None: the model returns logits, like torchvision's, instead of the "
     "library default softmax probabilities"
@@ -126,12 +129,34 @@ def spec(name: str) -> ArchitectureSpec:
     try:
         return _SPECS[name]
     except KeyError:
-        raise ArchitectureError(f"unknown architecture {name!r}; known: {', '.join(names())}") from None
+        raise ArchitectureError(f"unknown architecture {name!r}; known: {', '.join(names())}; or a library "
+                                "builder by name, torchvision.models.<builder> or keras.applications.<Builder> "
+                                "(`cwcontrib architectures`)") from None
+
+
+def route(name: str) -> str:
+    """How `name` is built: "registry", "torchvision" or "keras.applications" (imports nothing); ArchitectureError
+    for a name that is neither a registry name nor a library name. Whether the library has the builder is
+    checked when it is built (`cwcontrib.architectures.library`)."""
+    from cwcontrib.architectures import library
+
+    if name in _SPECS:
+        return "registry"
+    parsed = library.parse(name)
+    if parsed is None:
+        spec(name)  # raises, listing the registry's names
+    assert parsed is not None
+    return parsed.route
 
 
 def modifications_for(name: str, framework: str) -> dict[str, str]:
-    """Declared modifications the registry can build for `name` in `framework`: name -> description."""
+    """Declared modifications that can be built for `name` in `framework`: name -> description. For a library
+    name this imports its framework (the builder's signature says which apply)."""
     _check_framework(framework)
+    if route(name) != "registry":
+        from cwcontrib.architectures import library
+
+        return library.modifications_for(library.resolve(name, framework))
     return dict(spec(name).modifications.get(framework, {}))
 
 
@@ -146,15 +171,27 @@ def build(
 ) -> Any:
     """Build the reference model `name` for `framework`, freshly initialised (never pretrained weights).
 
-    `num_classes` and `input_shape` (H, W, C) default to the entry's (10 classes; 32×32×3 for the
-    CIFAR-10 architectures, 8×8×1 for digits-cnn). `modifications` are declared modification names
-    (see `modifications_for`), applied in the registry's order whatever order they are given in.
+    `name` is a registry name or a library builder by name (`torchvision.models.resnet18`,
+    `keras.applications.MobileNetV2`: see `cwcontrib.architectures.library`, which also says what a library
+    name means in the other framework). `num_classes` and `input_shape` (H, W, C) default to the entry's
+    (10 classes; 32×32×3 for the CIFAR-10 architectures and library names, 8×8×1 for digits-cnn).
+    `modifications` are declared modification names (see `modifications_for`), applied in the registry's
+    order whatever order they are given in.
     `meta=True` (PyTorch only) builds on torch's meta device: shapes without memory or initialisation,
     enough for fingerprints and for `load_state_dict(..., assign=True)`; it saves seconds for VGG16.
     Returns a `torch.nn.Module` (NCHW) or a `keras.Model` (NHWC).
     """
-    entry = spec(name)
     _check_framework(framework)
+    if route(name) != "registry":
+        from cwcontrib.architectures import library
+
+        classes = LIBRARY_DEFAULT_NUM_CLASSES if num_classes is None else num_classes
+        shape = LIBRARY_DEFAULT_INPUT_SHAPE if input_shape is None else tuple(input_shape)
+        _check_shape(classes, shape)
+        if isinstance(modifications, str):
+            raise ArchitectureError(f"modifications must be a list of names, not the string {modifications!r}")
+        return library.build(name, framework, classes, shape, tuple(modifications), meta=meta)  # type: ignore[arg-type]
+    entry = spec(name)
     classes = entry.default_num_classes if num_classes is None else num_classes
     shape = entry.default_input_shape if input_shape is None else tuple(input_shape)
     _check_shape(classes, shape)

@@ -59,11 +59,11 @@ def compare(a: Fingerprint, b: Fingerprint) -> PairVerdict:
 
     Differences, in this order, each at most once: input-shape, parameter-count, classifier (dense
     layers), conv-bias, conv-parameters, conv-geometry, batchnorm-parameters, other-parameters, buffers,
-    batchnorm-epsilon, batchnorm-momentum, padding, dropout, output-activation, layer-count, flops.
+    batchnorm-epsilon, batchnorm-momentum, padding, dropout, preprocessing, output-activation, layer-count, flops.
     """
     checks = (_input_shape, _parameter_count, _classifier, _conv_bias, _conv_parameters, _conv_geometry,
               _state_of("batchnorm", "batchnorm-parameters"), _other_parameters, _buffers, _epsilon, _momentum,
-              _padding, _dropout, _output_activation, _layer_count, _flops)
+              _padding, _dropout, _preprocessing, _output_activation, _layer_count, _flops)
     found = tuple(d for check in checks if (d := check(a, b)) is not None)
     return PairVerdict(a.label, b.label, found)
 
@@ -188,6 +188,19 @@ def _dropout(a: Fingerprint, b: Fingerprint) -> Difference | None:
                       f"({db.types_text()})", f"{da.count} vs {db.count}")
 
 
+def _preprocessing(a: Fingerprint, b: Fingerprint) -> Difference | None:
+    pa, pb = a.kind("preprocessing"), b.kind("preprocessing")
+    if pa.types == pb.types:
+        return None
+
+    def says(fp: Fingerprint, stats: KindStats) -> str:
+        return f"{fp.label} scales/normalises its input itself ({stats.types_text()})" if stats.count else \
+            f"{fp.label} takes its input as given"
+
+    return Difference("preprocessing", f"{says(a, pa)}; {says(b, pb)}: the same pixels are different inputs",
+                      f"{pa.count} vs {pb.count}")
+
+
 def _output_activation(a: Fingerprint, b: Fingerprint) -> Difference | None:
     sa, sb = a.kind("softmax"), b.kind("softmax")
     if sa.count == sb.count:
@@ -202,8 +215,9 @@ def _output_activation(a: Fingerprint, b: Fingerprint) -> Difference | None:
 
 
 def _layer_count(a: Fingerprint, b: Fingerprint) -> Difference | None:
-    # dropout and softmax have their own kinds above; merges and reshapes are not compared (see COMPARED_KINDS).
-    kinds = [k for k in COMPARED_KINDS if k not in ("dropout", "softmax")]
+    # dropout, preprocessing and softmax have their own kinds above; merges and reshapes are not compared
+    # (see COMPARED_KINDS).
+    kinds = [k for k in COMPARED_KINDS if k not in ("dropout", "softmax", "preprocessing")]
     differing = [k for k in kinds if a.kind(k).count != b.kind(k).count]
     if not differing:
         return None
