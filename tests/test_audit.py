@@ -35,7 +35,11 @@ def local_ray() -> Iterator[Any]:
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     import ray
 
-    ray.init(**ray_options(None, 2))
+    try:
+        ray.init(**ray_options(None, 2))
+    except Exception:  # Ray waits 30 s (fixed) for its raylet: on a loaded shared machine, start once more
+        ray.shutdown()
+        ray.init(**ray_options(None, 2))
     yield ray
     ray.shutdown()
 
