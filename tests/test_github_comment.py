@@ -436,3 +436,13 @@ def test_the_demo_report_reads_back(submission: Any) -> None:
     report = validate(submission.root, options=Options(reeval=False))
     loaded = report_from_dict(parse_json(render_json(report).encode()))
     assert render_markdown(loaded) == render_markdown(report)
+
+
+def test_pygithub_and_gitpython_are_not_imported_at_start_up() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from cwcontrib.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('github', 'git') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert out.strip() == "[]"
