@@ -39,10 +39,17 @@ class QuietHandler(SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The site built from the repository's catalog, served on 127.0.0.1; yields its base URL."""
+def site_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site built from the repository's catalog."""
     root = tmp_path_factory.mktemp("browser") / "site"
     build_site(CATALOG, root, repo=REPO)
+    return root
+
+
+@pytest.fixture(scope="module")
+def site(site_root: Path) -> Iterator[str]:
+    """The site served on 127.0.0.1; yields its base URL."""
+    root = site_root
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -212,3 +219,19 @@ def test_screenshot_of_the_pairs_page(site: str, browse: Watched, tmp_path: Path
     page.screenshot(path=str(target))
     assert target.stat().st_size > 10_000
     print(f"screenshot: {target}")
+
+
+def test_the_site_works_from_file_urls(site_root: Path, browse: Watched) -> None:
+    """Opened from disk (file://), as a downloaded copy would be: the script runs, sorting works, links resolve."""
+    page = browse.page
+    page.goto((site_root / "index.html").as_uri())
+    page.locator("#pairs thead th[data-key=gap]").get_by_role("button").click()
+    largest = max(_pairs(), key=lambda p: p["abs_gap"])["pair_id"]
+    assert _visible_ids(page)[0] == largest
+    page.get_by_role("link", name=largest).click()
+    page.wait_for_load_state()
+    assert page.url == (site_root / pair_path(largest)).as_uri()
+    assert page.get_by_role("heading", name="Both runs").is_visible()
+    page.get_by_role("link", name="Datasheet").click()
+    page.wait_for_load_state()
+    assert page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
