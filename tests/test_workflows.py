@@ -313,6 +313,18 @@ def test_the_hook_runs_python_on_submission_files_only() -> None:
     assert '"-m", "cwcontrib", "validate"' in argv[2]
 
 
+def test_the_hook_installs_extras_that_exist() -> None:
+    import tomllib
+
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    deps = _hook()["additional_dependencies"]
+    assert len(deps) == 1
+    match = re.fullmatch(r"\.\[([a-z,]+)\]", deps[0])
+    assert match, deps
+    named = match[1].split(",")
+    assert {"torch", "tf"} <= set(named) <= set(extras)
+
+
 def _run_hook(cwd: Path, files: list[str]) -> subprocess.CompletedProcess[str]:
     argv = shlex.split(_hook()["entry"])
     # pre-commit runs `entry` in an environment where the package is installed, with the file names appended.
