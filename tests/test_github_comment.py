@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -403,6 +404,23 @@ def test_a_report_larger_than_the_bound_is_refused_unread(tmp_path: Path, monkey
         load_report(path)
     with pytest.raises(ReportRefused, match="cannot read"):
         load_report(tmp_path / "missing.json")
+    os.mkfifo(tmp_path / "fifo.json")
+    with pytest.raises(ReportRefused, match="not a regular file"):
+        load_report(tmp_path / "fifo.json")
+
+
+def test_acknowledged_warnings_beyond_the_cap_read_back() -> None:
+    warning = next(c for c in sorted(REGISTRY) if REGISTRY[c].severity is Severity.WARNING)
+    findings = [Finding(**{**vars(finding(warning, f"meh {i}", Location("trials.csv", i + 2))),
+                           "acknowledged": "known"}) for i in range(5)]
+    report = Report("demo", _cap_per_code(findings, 2), {"manifest": "passed"})
+    data = json.loads(render_json(report))
+    assert data["summary"]["acknowledged"] == 5 and data["summary"]["truncated"] == {warning: 3}
+    loaded = report_from_dict(data)
+    assert render_markdown(loaded) == render_markdown(report)
+    data["summary"]["acknowledged"] = 6
+    with pytest.raises(ReportRefused, match=r"summary\.acknowledged"):
+        report_from_dict(data)
 
 
 def test_a_report_reads_back_as_it_renders() -> None:

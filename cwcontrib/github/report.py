@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -223,10 +225,6 @@ def report_from_dict(value: Any) -> Report:
             raise _refuse(f"summary.{key}", "not the sum of summary.by_code")
     if data["valid"] is not (summary["errors"] == 0):
         raise _refuse("valid", "contradicts summary.errors")
-    acknowledged = count_findings(findings, acknowledged=True)
-    if _count(summary["acknowledged"], "summary.acknowledged") != sum(acknowledged.values()):
-        raise _refuse("summary.acknowledged", "not the number of acknowledged findings listed")
-
     # The JSON names no file for the findings the per-code cap left unlisted. They follow the listed ones in
     # report order (file first), so they are counted with the code's last listed file: exactly right when a
     # code repeats within one file (a trials table), and every code's total is right whatever the files.
@@ -234,6 +232,15 @@ def report_from_dict(value: Any) -> Report:
     last_file = {f.code: f.location.file for f in findings}
     for code, n in truncated.items():
         totals[(code, REGISTRY[code].severity, last_file.get(code, ""))] += n
+    # Likewise acknowledged warnings that are not listed: counted (in code order) with those unlisted findings.
+    acknowledged = count_findings(findings, acknowledged=True)
+    unlisted = _count(summary["acknowledged"], "summary.acknowledged") - sum(acknowledged.values())
+    for code, n in sorted(truncated.items()):
+        if unlisted > 0 and REGISTRY[code].severity is Severity.WARNING:
+            acknowledged[(code, Severity.WARNING, last_file.get(code, ""))] += min(n, unlisted)
+            unlisted -= min(n, unlisted)
+    if unlisted:
+        raise _refuse("summary.acknowledged", "not the number of acknowledged warnings, listed or not")
     return Report(submission, ListedFindings(findings, totals, acknowledged), stages,
                   trials=_count(summary["trials"], "summary.trials"), runs=_count(summary["runs"], "summary.runs"),
                   extra=_results(data))
@@ -242,8 +249,11 @@ def report_from_dict(value: Any) -> Report:
 def load_report(path: Path) -> Report:
     """Read and check a JSON report file (see the module's docstring); `ReportRefused` says why not."""
     try:
-        with path.open("rb") as f:
-            data = f.read(MAX_REPORT_BYTES + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block the step
     except OSError as exc:
         raise ReportRefused(f"cannot read {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise ReportRefused(f"{path} is not a regular file")
+        data = f.read(MAX_REPORT_BYTES + 1)
     return report_from_dict(parse_json(data))
