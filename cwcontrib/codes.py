@@ -228,9 +228,11 @@ _define("CW301", "outside-search-space", E,
         "The search space documents what was explored; values outside it mean it is wrong or incomplete.",
         "Widen `sweep.search_space` to what was really searched, or fix the trial's value.")
 _define("CW302", "curve-length-mismatch", E,
-        "A training curve has a different number of epochs than the run's `epochs` hyperparameter.",
+        "A training curve has a different number of epochs than the run trained: its `epochs_trained` when it "
+        "declares one (early stopping, schema 1.2), else the trial's `epochs` hyperparameter.",
         "Curves and hyperparameters that disagree cannot both be right.",
-        "Export one row per epoch, numbered 1..epochs, or fix `epochs`.")
+        "Export one row per epoch trained, numbered 1, 2, 3...; a run that stopped early declares `epochs_trained`; "
+        "otherwise fix `epochs`.")
 _define("CW303", "accuracy-out-of-range", E,
         "A claimed accuracy is outside [0, 1].",
         "Accuracy is a fraction of test examples.",
@@ -364,6 +366,19 @@ _define("CW330", "file-reference-undeclared", E,
         "Weights, curves, tables and code are only trusted once their checksum is declared.",
         "Add an `artifacts` entry for the file (`cwcontrib artifacts DIR` prints it).", added_in="0.2.0")
 
+_define("CW331", "epochs-trained-exceeds-epochs", E,
+        "A run's `epochs_trained` is larger than its trial's `epochs`.",
+        "`epochs_trained` says that a run stopped early (early stopping); a run cannot train more epochs than "
+        "planned, so one of the two numbers is wrong.",
+        "Set `epochs_trained` to the epochs the run really trained (its curve's rows), or fix the trial's `epochs`.",
+        added_in="0.2.0")
+_define("CW332", "accuracy-rounded", W,
+        "A claimed accuracy is not k/N exactly, but exactly one k/N rounds to it at the precision it is written "
+        "with (0.8417 for 303/360): it is read as that k/N.",
+        "The catalog stores k; a rounded accuracy names it only while one k fits, and the next reader has to "
+        "redo the rounding. When several k round to the value (a large N, few decimals) it is error CW304.",
+        "Write the exact k/N the message gives (e.g. 0.8416666666666667), or at least six decimals.",
+        added_in="0.2.0")
 
 # --- CW4xx: weights -----------------------------------------------------------------------
 _define("CW400", "weights-format-not-allowed", E,

@@ -7,13 +7,19 @@ Parquet, one row per trial) instead of hundreds of YAML blocks.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
 
-SUPPORTED_SCHEMA_VERSIONS = ("1.0", "1.1")  # oldest first; each keeps its published schema and its meaning
+SUPPORTED_SCHEMA_VERSIONS = ("1.0", "1.1", "1.2")  # oldest first; each keeps its published schema and its meaning
 SCHEMA_VERSION = SUPPORTED_SCHEMA_VERSIONS[-1]
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """"1.10" -> (1, 10): schema versions compare as numbers, not as strings."""
+    return tuple(int(part) for part in version.split("."))
 
 Slug = Annotated[
     str,
@@ -205,6 +211,105 @@ class Determinism(Strict):
     notes: Text | None = None
 
 
+class SchedulePer(StrEnum):
+    EPOCH = "epoch"
+    STEP = "step"
+
+
+_PER = Field(SchedulePer.EPOCH, description="Whether the schedule advances once per epoch or once per optimizer step.")
+_GAMMA = Field(description="Factor the learning rate is multiplied by at each decay.")
+
+
+class ConstantSchedule(Strict):
+    """The learning rate stays `learning_rate` throughout."""
+
+    name: Literal["constant"]
+
+
+class StepSchedule(Strict):
+    """Multiply the learning rate by `gamma` every `step_size` epochs (or steps): PyTorch's StepLR, Keras'
+    ExponentialDecay with staircase=True."""
+
+    name: Literal["step"]
+    step_size: Annotated[int, Field(ge=1)]
+    gamma: Annotated[float, Field(gt=0.0, le=1.0)] = _GAMMA
+    per: SchedulePer = _PER
+
+
+class MultiStepSchedule(Strict):
+    """Multiply the learning rate by `gamma` at each milestone epoch (or step): PyTorch's MultiStepLR, Keras'
+    PiecewiseConstantDecay."""
+
+    name: Literal["multistep"]
+    milestones: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1)]
+    gamma: Annotated[float, Field(gt=0.0, le=1.0)] = _GAMMA
+    per: SchedulePer = _PER
+
+
+class ExponentialSchedule(Strict):
+    """Multiply the learning rate by `gamma` every epoch (or step): PyTorch's ExponentialLR."""
+
+    name: Literal["exponential"]
+    gamma: Annotated[float, Field(gt=0.0, le=1.0)] = _GAMMA
+    per: SchedulePer = _PER
+
+
+class CosineSchedule(Strict):
+    """Cosine annealing from `learning_rate` to `eta_min` over `t_max` epochs (or steps): PyTorch's
+    CosineAnnealingLR, Keras' CosineDecay (decay_steps, alpha = eta_min / learning_rate)."""
+
+    name: Literal["cosine"]
+    t_max: Annotated[int, Field(ge=1)]
+    eta_min: Annotated[float, Field(ge=0.0)] = 0.0
+    per: SchedulePer = _PER
+
+
+class OneCycleSchedule(Strict):
+    """The one-cycle policy (PyTorch's OneCycleLR), stepped per optimizer step: warm up from
+    max_learning_rate/div_factor to max_learning_rate over pct_start of training, then anneal."""
+
+    name: Literal["onecycle"]
+    max_learning_rate: PositiveFloat
+    pct_start: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.3
+    anneal: Literal["cos", "linear"] = "cos"
+    div_factor: PositiveFloat = 25.0
+    final_div_factor: PositiveFloat = 1e4
+
+
+class OtherSchedule(Strict):
+    """A schedule none of the others describes: say what it is; its parameters may go in `extra`."""
+
+    name: Literal["other"]
+    description: Text
+
+
+LearningRateSchedule = Annotated[
+    ConstantSchedule | StepSchedule | MultiStepSchedule | ExponentialSchedule | CosineSchedule | OneCycleSchedule
+    | OtherSchedule,
+    Field(discriminator="name"),
+]
+LR_SCHEDULE_NAMES = ("constant", "step", "multistep", "exponential", "cosine", "onecycle", "other")
+
+ExtraName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+ExtraScalar = bool | int | float | Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Unit = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9%/^*._() -]+$", min_length=1, max_length=40),
+                 Field(description="The value's unit, free text; prefer epochs, steps, examples, fraction, percent, "
+                                   "seconds, pixels, degrees, 1/epoch.")]
+
+
+class ExtraValue(Strict):
+    """A further hyperparameter's value with its unit."""
+
+    value: ExtraScalar
+    unit: Unit | None = None
+
+
+EXTRA_DOC = ("Since schema 1.2: hyperparameters without a field of their own, by snake_case name (dropout, "
+             "label_smoothing, warmup_epochs, weight_decay_head...): a number, string or boolean, or `{value, unit}`. "
+             "A trial's value replaces the shared one (a bare value keeps the shared unit); runs of a trial share "
+             "them; a sweep's search space names them as `extra.<name>`.")
+
+
 class Hyperparameters(Strict):
     optimizer: Optimizer
     learning_rate: PositiveFloat
@@ -213,6 +318,24 @@ class Hyperparameters(Strict):
     loss: Slug = Field(description="e.g. categorical_crossentropy.")
     seed: Annotated[int, Field(ge=0)] | None = None
     determinism: Determinism | None = None
+    lr_schedule: LearningRateSchedule | None = Field(
+        None, description="Since schema 1.2: how the learning rate changed during training, starting from "
+                          "`learning_rate`; absent means not declared. A trial's schedule replaces the shared one "
+                          "whole.")
+    extra: Annotated[dict[ExtraName, ExtraScalar | ExtraValue],
+                     Field(json_schema_extra={"additionalProperties": False})] | None = Field(
+        None, description=EXTRA_DOC)
+
+    @model_validator(mode="after")
+    def _extra_names_are_not_fields(self) -> Self:
+        for name in self.extra or {}:
+            home = TYPED_HOMES.get(name)
+            if home is not None:
+                raise ValueError(f"extra.{name}: {name} has its own field, `{home}`; set it there")
+        return self
+
+
+HYPERPARAMETER_FIELDS_SINCE_1_2 = ("lr_schedule", "extra")
 
 
 def _partial(model: type[BaseModel], name: str) -> type[BaseModel]:
@@ -235,13 +358,34 @@ HyperparameterOverrides: Any = _partial(Hyperparameters, "HyperparameterOverride
 
 
 def hyperparameter_paths(model: type[BaseModel] = Hyperparameters, prefix: str = "") -> list[str]:
-    """Dotted paths of every hyperparameter leaf, e.g. learning_rate, optimizer.epsilon."""
-    paths = []
+    """Dotted paths of every typed hyperparameter leaf, e.g. learning_rate, optimizer.epsilon, lr_schedule.gamma
+    (the fields of every kind of schedule); `extra` holds open names (`extra.<name>`) and is not listed."""
+    paths: list[str] = []
     for name, info in model.model_fields.items():
-        nested = [a for a in getattr(info.annotation, "__args__", (info.annotation,))
-                  if isinstance(a, type) and issubclass(a, BaseModel)]
-        paths += hyperparameter_paths(nested[0], f"{prefix}{name}.") if nested else [f"{prefix}{name}"]
+        if model is Hyperparameters and name == "extra":
+            continue
+        nested = [a for a in _members(info.annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+        for member in nested:
+            paths += [p for p in hyperparameter_paths(member, f"{prefix}{name}.") if p not in paths]
+        if not nested:
+            paths.append(f"{prefix}{name}")
     return paths
+
+
+def _members(annotation: Any) -> tuple[Any, ...]:
+    """The types of a union (nested unions and Annotated unwrapped), or the type itself."""
+    args = getattr(annotation, "__args__", None)
+    if args is None:
+        return (annotation,)
+    if getattr(annotation, "__metadata__", None) is not None:  # Annotated[X, ...]
+        return _members(args[0])
+    return tuple(member for arg in args for member in _members(arg))
+
+
+# Where a name that is also a typed field belongs, so that `extra` never holds a second copy of it.
+TYPED_HOMES = {path.rsplit(".", 1)[-1]: path for path in reversed(
+    ["optimizer", "learning_rate", "batch_size", "epochs", "loss", "seed", "determinism", "lr_schedule",
+     "optimizer.epsilon", "optimizer.beta_1", "optimizer.beta_2", "optimizer.momentum", "optimizer.weight_decay"])}
 
 
 class Range(Strict):
@@ -269,9 +413,14 @@ class Sweep(Strict):
 class Run(Strict):
     """One trial trained in one framework, and what it achieved."""
 
-    weights: RelPath | None = None
+    weights: RelPath | None = Field(
+        None, description="The run's weights: a declared artifact named by its `path` (a file in the submission) or "
+                          "by its `uri` (an https URI of an artifact declared with `uri` only, for weights too large "
+                          "for the pull request: `validate --fetch` downloads it, checks its size and sha256, and "
+                          "re-evaluates it).")
     curves: RelPath | None = Field(None, description="CSV with columns epoch, loss and optionally accuracy, "
-                                                     "val_loss, val_accuracy; one row per epoch.")
+                                                     "val_loss, val_accuracy; one row per epoch trained "
+                                                     "(`epochs_trained` rows when it is given, else `epochs`).")
     # Not bounded here: the semantic check CW303 says "a fraction, not a percentage" more helpfully.
     test_accuracy: float = Field(description="k/N: correct test examples over the declared test-set size, in [0, 1].")
     test_loss: Annotated[float, Field(ge=0.0)] | None = None
@@ -283,9 +432,13 @@ class Run(Strict):
                           "example in the registry's split order (example 0, 1, ... N-1): the class the run "
                           "predicted. Compared with the labels (it must count the claimed k) and, example by "
                           "example, with re-evaluation.")
+    epochs_trained: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="Since schema 1.2: the epochs this run really trained, when it stopped before the trial's "
+                          "`epochs` (early stopping); at most `epochs`. Its curves have this many rows.")
 
 
 RUN_FIELDS_SINCE_1_1 = ("predictions",)
+RUN_FIELDS_SINCE_1_2 = ("epochs_trained",)
 
 
 class Trial(Strict):
@@ -357,7 +510,7 @@ class Manifest(Strict):
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="CrossedWires submission")
 
-    schema_version: Literal["1.0", "1.1"]
+    schema_version: Literal["1.0", "1.1", "1.2"]
     submission: SubmissionInfo
     frameworks: Annotated[dict[Slug, Framework], Field(min_length=1)]
     architecture: Architecture
@@ -382,12 +535,26 @@ class Manifest(Strict):
                 for name in ("hardware", "accuracy_measure"):
                     if getattr(framework, name) is not None:
                         raise ValueError(f"frameworks.{key}.{name} needs schema_version 1.1")
-            for i, trial in enumerate(self.trials):
-                for key, run in trial.runs.items():
-                    for name in RUN_FIELDS_SINCE_1_1:
-                        if getattr(run, name) is not None:
-                            raise ValueError(f"trials[{i}].runs.{key}.{name} needs schema_version 1.1")
+        for where, name in self._versioned_fields():
+            since = field_since(name)
+            if version_tuple(self.schema_version) < version_tuple(since):
+                raise ValueError(f"{where}.{name} needs schema_version {since}")
         return self
+
+    def _versioned_fields(self) -> Iterator[tuple[str, str]]:
+        """(where, field) for every field of a run or hyperparameters section that came after 1.0 and is set."""
+        sections = [("hyperparameters", self.hyperparameters)]
+        for i, trial in enumerate(self.trials):
+            sections.append((f"trials[{i}].hyperparameters", trial.hyperparameters))
+            for key, run in trial.runs.items():
+                sections.append((f"trials[{i}].runs.{key}.hyperparameters", run.hyperparameters))
+                for name in (*RUN_FIELDS_SINCE_1_1, *RUN_FIELDS_SINCE_1_2):
+                    if getattr(run, name) is not None:
+                        yield f"trials[{i}].runs.{key}", name
+        for where, section in sections:
+            for name in HYPERPARAMETER_FIELDS_SINCE_1_2:
+                if section is not None and getattr(section, name) is not None:
+                    yield where, name
 
     def hardware_of(self, framework_key: str) -> Hardware:
         """The hardware the runs of `framework_key` used: the framework's own (schema 1.1), else the default."""
@@ -401,17 +568,27 @@ class Manifest(Strict):
 MANIFEST_FIELDS_SINCE_1_1 = ("acknowledgements",)
 
 
-def _without(model: type[BaseModel], *names: str) -> type[BaseModel]:
-    """A copy of `model` without the fields `names`, for the schema of a version that did not have them."""
-    fields: dict[str, Any] = {n: (info.annotation, info) for n, info in model.model_fields.items() if n not in names}
-    return create_model(model.__name__, __base__=Strict, __doc__=model.__doc__, **fields)
+def field_since(name: str) -> str:
+    """The schema version a run or hyperparameters field first appeared in ("1.0" for the original ones)."""
+    if name in RUN_FIELDS_SINCE_1_1:
+        return "1.1"
+    if name in (*RUN_FIELDS_SINCE_1_2, *HYPERPARAMETER_FIELDS_SINCE_1_2):
+        return "1.2"
+    return "1.0"
 
 
-def _replacing(model: type[BaseModel], **replaced: tuple[Any, Any]) -> type[BaseModel]:
-    """A copy of `model` with some fields' types replaced (e.g. a Trial whose runs are 1.0 runs)."""
-    fields: dict[str, Any] = {n: (info.annotation, info) for n, info in model.model_fields.items()}
+def _variant(model: type[BaseModel], drop: tuple[str, ...] = (), **replaced: tuple[Any, Any]) -> type[BaseModel]:
+    """A copy of `model` without the fields `drop` and with some fields replaced, in the same order: the model as an
+    older version had it (e.g. a Trial whose runs are 1.0 runs)."""
+    fields: dict[str, Any] = {n: (info.annotation, info) for n, info in model.model_fields.items() if n not in drop}
     fields.update(replaced)
     return create_model(model.__name__, __base__=Strict, __doc__=model.__doc__, **fields)
+
+
+# Run.weights as 1.0 and 1.1 published it (their schemas stay byte for byte what was published).
+_WEIGHTS_BEFORE_1_2 = (RelPath | None, Field(None))
+_CURVES_BEFORE_1_2 = (RelPath | None, Field(None, description="CSV with columns epoch, loss and optionally accuracy, "
+                                                              "val_loss, val_accuracy; one row per epoch."))
 
 
 def _manifest_schema_model(version: str) -> type[BaseModel]:
@@ -419,13 +596,20 @@ def _manifest_schema_model(version: str) -> type[BaseModel]:
     `schema_version` fixed to it. `Manifest` itself reads every supported version."""
     fields: dict[str, Any] = {"schema_version": (Literal[version], ...)}
     base: type[BaseModel] = Manifest
-    if version == "1.0":
-        base = _without(Manifest, *MANIFEST_FIELDS_SINCE_1_1)
-        framework = _without(Framework, "hardware", "accuracy_measure")
-        fields["frameworks"] = (Annotated[dict[Slug, framework], Field(min_length=1)], ...)  # type: ignore[valid-type]
-        run = _without(Run, *RUN_FIELDS_SINCE_1_1)
-        trial = _replacing(Trial, runs=(dict[Slug, run], Trial.model_fields["runs"]))  # type: ignore[valid-type]
+    if version_tuple(version) < (1, 2):
+        overrides: Any = _partial(_variant(Hyperparameters, drop=HYPERPARAMETER_FIELDS_SINCE_1_2),
+                                  "HyperparameterOverrides")
+        run_drop = RUN_FIELDS_SINCE_1_2 + (RUN_FIELDS_SINCE_1_1 if version == "1.0" else ())
+        run = _variant(Run, drop=run_drop, weights=_WEIGHTS_BEFORE_1_2, curves=_CURVES_BEFORE_1_2,
+                       hyperparameters=(overrides | None, Run.model_fields["hyperparameters"]))
+        trial = _variant(Trial, runs=(dict[Slug, run], Trial.model_fields["runs"]),  # type: ignore[valid-type]
+                         hyperparameters=(overrides | None, Trial.model_fields["hyperparameters"]))
         fields["trials"] = (list[trial], Manifest.model_fields["trials"])  # type: ignore[valid-type]
+        fields["hyperparameters"] = (overrides | None, Manifest.model_fields["hyperparameters"])
+    if version == "1.0":
+        base = _variant(Manifest, drop=MANIFEST_FIELDS_SINCE_1_1)
+        framework = _variant(Framework, drop=("hardware", "accuracy_measure"))
+        fields["frameworks"] = (Annotated[dict[Slug, framework], Field(min_length=1)], ...)  # type: ignore[valid-type]
     return create_model("Manifest", __base__=base, __doc__=Manifest.__doc__, **fields)
 
 

@@ -17,7 +17,7 @@ from cwcontrib import cli
 from cwcontrib.artifacts import artifact_entries_yaml
 from cwcontrib.codes import REGISTRY
 from cwcontrib.datasets import DEFAULT_DATA_DIR
-from cwcontrib.models import MANIFEST_SCHEMA_MODELS
+from cwcontrib.models import MANIFEST_SCHEMA_MODELS, SCHEMA_VERSION
 from tests.conftest import REPO
 
 
@@ -94,7 +94,7 @@ def commands_in(text: str) -> list[str]:
 
 
 def model_fields() -> dict[str, list[FieldInfo]]:
-    """Every field name of the schema-1.1 manifest's models, with its definitions (one per model that has it)."""
+    """Every field name of the newest schema's manifest models, with its definitions (one per model that has it)."""
     found: dict[str, list[FieldInfo]] = {}
     seen: set[type[BaseModel]] = set()
 
@@ -107,7 +107,7 @@ def model_fields() -> dict[str, list[FieldInfo]]:
             for inner in models_in(info.annotation):
                 walk(inner)
 
-    walk(MANIFEST_SCHEMA_MODELS["1.1"])
+    walk(MANIFEST_SCHEMA_MODELS[SCHEMA_VERSION])
     return found
 
 

@@ -87,11 +87,11 @@ def test_hardware_per_framework_needs_schema_1_1(submission: Submission) -> None
         Manifest.model_validate(submission.manifest())  # the model says it too, for readers without the schema
 
 
-@pytest.mark.parametrize("version", ["1.2", "2.0", "1"])
+@pytest.mark.parametrize("version", ["1.3", "2.0", "1"])
 def test_unknown_versions_are_still_cw112(submission: Submission, version: str) -> None:
     submission.edit(lambda d: d.update(schema_version=version))
     [problem] = validate(submission.root, options=NO_REEVAL).findings
-    assert problem.code == "CW112" and "1.0, 1.1" in problem.message
+    assert problem.code == "CW112" and "1.0, 1.1, 1.2" in problem.message
 
 
 def test_stock_validators_agree_on_each_version(submission: Submission, tmp_path: Path) -> None:
@@ -116,8 +116,8 @@ def test_stock_validators_agree_on_each_version(submission: Submission, tmp_path
     assert stock_accepts(DEMO / "submission.yaml", "1.1")  # the demo itself is 1.1: it ships predictions
 
 
-@pytest.mark.parametrize(("argv", "version"), [(["schema"], "1.1"), (["schema", "1.1"], "1.1"),
-                                               (["schema", "1.0"], "1.0")])
+@pytest.mark.parametrize(("argv", "version"), [(["schema"], "1.2"), (["schema", "1.2"], "1.2"),
+                                               (["schema", "1.1"], "1.1"), (["schema", "1.0"], "1.0")])
 def test_cli_prints_either_schema(argv: list[str], version: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(argv) == 0
     out = capsys.readouterr().out

@@ -96,9 +96,33 @@ TRIALS = TableSpec("trials", "trial_key", "One row per trial: a hyperparameter s
     _c("loss", "string", "Loss function name."),
     _c("seed", "int", "Random seed, when declared.", nullable=True),
     _c("hyperparameters", "string", "Every hyperparameter of the trial as canonical JSON (dotted names, sorted "
-                                    "keys), including those without a column of their own."),
+                                    "keys), including those without a column of their own (`extra.<name>.value`, "
+                                    "`extra.<name>.unit`, `lr_schedule.<parameter>`)."),
+    _c("lr_schedule", "string", "The learning-rate schedule's kind (`constant`, `step`, `multistep`, `exponential`, "
+                                "`cosine`, `onecycle`, `other`); null when not declared (schema 1.2).", nullable=True),
     _c("runs", "int", "Number of runs of this trial."),
 ))
+
+HYPERPARAMETERS = TableSpec(
+    "hyperparameters", "hyperparameter_id", "One row per hyperparameter of each trial (long/tidy form): the typed "
+    "ones and the open `extra` ones (schema 1.2) alike, so a study's further hyperparameters can be filtered and "
+    "joined to `trials` on trial_key without parsing JSON.", (
+        _c("hyperparameter_id", "string", "`<submission>/<trial>#<name>`: unique in the catalog."),
+        _c("trial_key", "string", "The trial's key in `trials`."),
+        _c("submission_id", "string", "The submission it belongs to."),
+        _c("trial_id", "string", "The trial's id inside its submission."),
+        _c("name", "string", "Dotted name: `learning_rate`, `optimizer.epsilon`, `lr_schedule.gamma`, "
+                              "`extra.dropout`, …"),
+        _c("is_extra", "bool", "Whether it is one of the open `extra` hyperparameters (named by the contributor) "
+                               "rather than a field of the schema."),
+        _c("value_type", "string", "`integer`, `number`, `string` or `bool`: which value column holds it."),
+        _c("value_number", "float", "The value of an `integer` or `number` (as a float).", nullable=True),
+        _c("value_integer", "int", "The value of an `integer` that fits in 64 bits.", nullable=True),
+        _c("value_string", "string", "The value of a `string`, or the exact decimal text of an `integer` too large "
+                                     "for value_integer.", nullable=True),
+        _c("value_bool", "bool", "The value of a `bool`.", nullable=True),
+        _c("unit", "string", "The unit declared with an `extra` value (free text), when one is.", nullable=True),
+    ))
 
 RUNS = TableSpec("runs", "run_id", "One row per run: one trial trained in one framework setup.", (
     _c("run_id", "string", "`<submission>/<trial>/<framework key>`: unique in the catalog."),
@@ -122,8 +146,9 @@ RUNS = TableSpec("runs", "run_id", "One row per run: one trial trained in one fr
     _c("input_height", "int", "Input height in pixels."),
     _c("input_width", "int", "Input width in pixels."),
     _c("input_channels", "int", "Input channels."),
-    _c("test_correct", "int", "k: correctly classified test examples, as claimed by the contributor; null when the "
-                              "claimed accuracy is not k/N (`accuracy_is_k_over_n` false).", nullable=True),
+    _c("test_correct", "int", "k: correctly classified test examples, as claimed by the contributor (an accuracy "
+                              "written rounded that only one k/N rounds to, warning CW332, counts as that k); null "
+                              "when the claimed accuracy is not k/N (`accuracy_is_k_over_n` false).", nullable=True),
     _c("test_size", "int", "N: test examples counted."),
     _c("test_accuracy", "float", "The accuracy as claimed by the contributor (self-reported): k/N, or the declared "
                                  "measure's value when `accuracy_is_k_over_n` is false."),
@@ -131,6 +156,10 @@ RUNS = TableSpec("runs", "run_id", "One row per run: one trial trained in one fr
                                        "framework declares another `accuracy_measure` (the original CrossedWires "
                                        "PyTorch accuracies are means of per-batch accuracies): such an accuracy "
                                        "counts no examples and compares with others only approximately."),
+    _c("epochs_trained", "int", "Epochs the run trained: its declared `epochs_trained` when it stopped early "
+                                "(schema 1.2), else the trial's planned `epochs` (its curves were checked against "
+                                "it)."),
+    _c("stopped_early", "bool", "Whether the run declares fewer epochs trained than planned (early stopping)."),
     _c("test_loss", "float", "Test loss as claimed.", nullable=True),
     _c("wall_time_s", "float", "Training wall time in seconds, as claimed.", nullable=True),
     _c("at_chance", "bool", "Whether the claimed accuracy is within three binomial standard deviations of "
@@ -211,7 +240,7 @@ RETRACTED = TableSpec("retracted", "retracted_id", "Tombstones: one row per id o
     _c("retracted_in", "string", "The first release without it, or `unreleased` until one is published."),
 ))
 
-TABLES: dict[str, TableSpec] = {t.name: t for t in (SUBMISSIONS, TRIALS, RUNS, PAIRS, RETRACTED)}
+TABLES: dict[str, TableSpec] = {t.name: t for t in (SUBMISSIONS, TRIALS, HYPERPARAMETERS, RUNS, PAIRS, RETRACTED)}
 
 
 def arrow_table(spec: TableSpec, rows: list[dict[str, Any]]) -> pa.Table:

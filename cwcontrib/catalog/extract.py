@@ -15,7 +15,7 @@ from itertools import combinations
 from typing import Any
 
 from cwcontrib.checks.evaluation import content_digest
-from cwcontrib.checks.semantics import chance_ceiling, is_k_over_n, nearest_k
+from cwcontrib.checks.semantics import chance_ceiling, identified_k, is_k_over_n, nearest_k
 from cwcontrib.models import Artifact, Hardware, Manifest
 from cwcontrib.trials import ResolvedTrial, flatten
 from cwcontrib.validate import Validation
@@ -36,6 +36,7 @@ class Extract:
     pairs: list[dict[str, Any]]
     schema_version: str
     content_digest: str
+    hyperparameters: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,8 +103,41 @@ def _trial_row(submission_id: str, trial: ResolvedTrial) -> dict[str, Any]:
         "loss": hp.loss,
         "seed": hp.seed,
         "hyperparameters": _canonical(trial.hyperparameter_values),
+        "lr_schedule": hp.lr_schedule.name if hp.lr_schedule is not None else None,
         "runs": len(trial.runs),
     }
+
+
+INT64 = range(-(2**63), 2**63)
+
+
+def _typed_value(value: Any) -> dict[str, Any]:
+    """A hyperparameter value in the long table's typed columns (exactly one of them set, and value_number for
+    integers as well)."""
+    row: dict[str, Any] = {"value_number": None, "value_integer": None, "value_string": None, "value_bool": None}
+    if isinstance(value, bool):
+        return {**row, "value_type": "bool", "value_bool": value}
+    if isinstance(value, int):
+        fits = value in INT64
+        return {**row, "value_type": "integer", "value_number": float(value) if abs(value) < 2**1023 else None,
+                "value_integer": value if fits else None, "value_string": None if fits else str(value)}
+    if isinstance(value, float):
+        return {**row, "value_type": "number", "value_number": value}
+    return {**row, "value_type": "string", "value_string": str(value)}
+
+
+def _hyperparameter_rows(submission_id: str, trial: ResolvedTrial) -> list[dict[str, Any]]:
+    """The trial's hyperparameters, one row each: typed fields by dotted name, `extra` entries with their unit."""
+    trial_key = f"{submission_id}/{trial.id}"
+    values = dict(trial.hyperparameter_values)
+    extra = values.pop("extra", None) or {}
+    leaves = [(name, value, None, False) for name, value in flatten(values).items() if not isinstance(value, list)]
+    leaves += [(name, json.dumps(value), None, False) for name, value in flatten(values).items()
+               if isinstance(value, list)]  # e.g. lr_schedule.milestones: a JSON list, as a string
+    leaves += [(f"extra.{name}", entry["value"], entry.get("unit"), True) for name, entry in extra.items()]
+    return [{"hyperparameter_id": f"{trial_key}#{name}", "trial_key": trial_key, "submission_id": submission_id,
+             "trial_id": trial.id, "name": name, "is_extra": is_extra, **_typed_value(value), "unit": unit}
+            for name, value, unit, is_extra in sorted(leaves, key=lambda leaf: leaf[0])]
 
 
 def _artifact_for(model: Manifest, reference: str | None) -> Artifact | None:
@@ -118,8 +152,12 @@ def _run_row(model: Manifest, trial: ResolvedTrial, key: str, prints: _Fingerpri
     framework = model.frameworks[key]
     hardware = hardware_of(model, key)
     n = model.dataset.test_size
-    counted = is_k_over_n(run.test_accuracy, n)  # False only where a declared accuracy_measure let stage 3 pass it
-    k = nearest_k(run.test_accuracy, n) if counted else None
+    if model.accuracy_measure_of(key) == "k-over-n":  # k/N, or one k/N written rounded (CW332)
+        k = identified_k(run.test_accuracy, n)
+    else:  # a declared other measure: only an exact k/N counts examples, never a rounding that happens to fit
+        k = nearest_k(run.test_accuracy, n) if is_k_over_n(run.test_accuracy, n) else None
+    counted = k is not None
+    planned = trial.hyperparameters.epochs if trial.hyperparameters else None
     accuracy = k / n if k is not None else run.test_accuracy
     artifact = _artifact_for(model, run.weights)
     architecture = model.architecture
@@ -149,6 +187,8 @@ def _run_row(model: Manifest, trial: ResolvedTrial, key: str, prints: _Fingerpri
         "test_size": n,
         "test_accuracy": accuracy,
         "accuracy_is_k_over_n": counted,
+        "epochs_trained": run.epochs_trained if run.epochs_trained is not None else planned,
+        "stopped_early": run.epochs_trained is not None and planned is not None and run.epochs_trained < planned,
         "test_loss": run.test_loss,
         "wall_time_s": run.wall_time_s,
         "at_chance": accuracy <= chance_ceiling(model.architecture.num_classes, n),
@@ -258,4 +298,5 @@ def extract(validation: Validation) -> Extract:
         "pairs": len(pairs),
     }
     return Extract(submission=submission, trials=[_trial_row(submission_id, t) for t in trials], runs=runs,
-                   pairs=pairs, schema_version=model.schema_version, content_digest=digest)
+                   pairs=pairs, schema_version=model.schema_version, content_digest=digest,
+                   hyperparameters=[row for t in trials for row in _hyperparameter_rows(submission_id, t)])

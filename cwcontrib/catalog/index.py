@@ -34,7 +34,7 @@ from cwcontrib.findings import Finding
 from cwcontrib.hashing import sha256_file
 
 CATALOG_FORMAT = "1"
-CACHE_FORMAT = "1"
+CACHE_FORMAT = "2"  # 2: the hyperparameters table, runs.epochs_trained, trials.lr_schedule
 
 
 class IndexRefused(Exception):
@@ -202,6 +202,7 @@ def join_rows(extracts: dict[str, Extract], records: list[VerificationRecord],
             totals[key] += audit[key]
         tables["submissions"].append({**ex.submission, **audit})
         tables["trials"].extend(ex.trials)
+        tables["hyperparameters"].extend(ex.hyperparameters)
         tables["runs"].extend(runs)
     for submission_id, orphans in sorted(by_submission.items()):
         ignored += [IgnoredRecord(f"{submission_id}/{r.file_name}", "no submission of that id is in the catalog")

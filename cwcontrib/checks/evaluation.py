@@ -285,19 +285,21 @@ def _runs_with_predictions(ctx: Context) -> list[ResolvedRun]:
 
 @check("evaluation", "CW501", "CW507", "CW508", needs=("model", "trials"))
 def predictions_count_the_claims(ctx: Context) -> Iterator[Finding]:
-    """Every run's submitted predictions, sampled or not, with weights or not: one class per example of the
-    registry's split, scoring exactly the claimed k against its labels."""
+    """Every run's submitted predictions, sampled or not, with weights or not, with `--no-reeval` too (it needs the
+    split's labels, no framework): one class per example of the registry's split, scoring exactly the claimed k
+    against its labels."""
     from cwcontrib.datasets import DatasetError, load_test_split
 
     model = ctx.model
     runs = _runs_with_predictions(ctx)
-    if model is None or not runs or not ctx.options.reeval or model.dataset.split != REEVALUATED_SPLIT:
+    if model is None or not runs or model.dataset.split != REEVALUATED_SPLIT:
         return
     try:
         labels = load_test_split(model.dataset.name, ctx.options.data_dir).labels
     except DatasetError as exc:
-        if not _plan(ctx).pool:  # otherwise claims_reproduce reports the same CW501
-            yield finding("CW501", f"dataset {model.dataset.name}: {exc.portable}", ctx.at("/dataset/name"))
+        if not ctx.options.reeval or not _plan(ctx).pool:  # otherwise claims_reproduce reports the same CW501
+            yield finding("CW501", f"dataset {model.dataset.name}: {exc.portable}; the {len(runs)} runs' submitted "
+                                   "predictions were not checked against their claims", ctx.at("/dataset/name"))
         return
     n = len(labels)
     for run in runs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from functools import cache
 from typing import Any
@@ -14,7 +15,7 @@ from cwcontrib.checks.base import Context, check
 from cwcontrib.codes import REGISTRY, finding
 from cwcontrib.findings import Finding
 from cwcontrib.manifest import join_pointer, load_manifest
-from cwcontrib.models import SCHEMA_VERSION, SUPPORTED_SCHEMA_VERSIONS, Manifest
+from cwcontrib.models import SCHEMA_VERSION, SUPPORTED_SCHEMA_VERSIONS, Manifest, version_tuple
 from cwcontrib.schema import generate_schema
 
 
@@ -35,13 +36,27 @@ def pointer_of(path: Iterable[Any]) -> str:
 
 
 def _schema_error_findings(ctx: Context, error: jsonschema.ValidationError) -> Iterator[Finding]:
+    if error.validator == "anyOf" and not all("required" in option for option in error.validator_value):
+        inner = jsonschema.exceptions.best_match([error])
+        if inner.validator == "additionalProperties":  # an optional section (object or null) with an unknown key
+            error = inner
     pointer = pointer_of(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = set(error.schema.get("properties", {}))
-        for key in sorted(k for k in error.instance if k not in allowed):
+        patterns = list(error.schema.get("patternProperties", {}))
+        for key in sorted(k for k in error.instance if k not in allowed and not _matches_any(patterns, k)):
+            if patterns:  # an open mapping (`extra`): the name's form is wrong
+                yield finding("CW110", f"{key!r} is not a name for a hyperparameter under `extra`",
+                              ctx.at(join_pointer(pointer, key)),
+                              hint="Name it in snake_case: a lowercase letter, then lowercase letters, digits and _ "
+                                   "(e.g. dropout, label_smoothing, warmup_epochs), at most 64 characters.")
+                continue
             choices = ", ".join(sorted(allowed))
-            yield finding("CW110", f"unknown field {key!r}", ctx.at(join_pointer(pointer, key)),
-                          hint=f"Remove it or fix its spelling; allowed here: {choices}.")
+            hint = f"Remove it or fix its spelling; allowed here: {choices}."
+            if _in_hyperparameters(error.absolute_path):
+                hint += " " + _extra_hint(key, str(ctx.manifest.data.get("schema_version")) if ctx.manifest and
+                                          isinstance(ctx.manifest.data, dict) else SCHEMA_VERSION)
+            yield finding("CW110", f"unknown field {key!r}", ctx.at(join_pointer(pointer, key)), hint=hint)
         return
     if error.validator == "anyOf" and all("required" in option for option in error.validator_value):
         # "at least one of these fields": say which, rather than "is not valid under any of the given schemas"
@@ -57,6 +72,24 @@ def _schema_error_findings(ctx: Context, error: jsonschema.ValidationError) -> I
             first = first.lower()
         message = f"{best.instance!r}: expected {first} {rest}"
     yield finding("CW110", message, ctx.at(pointer_of(best.absolute_path)))
+
+
+def _matches_any(patterns: list[str], key: str) -> bool:
+    return any(re.search(pattern, key) for pattern in patterns)
+
+
+def _in_hyperparameters(path: Iterable[Any]) -> bool:
+    """Whether a JSON path lies inside a hyperparameters section (shared, a trial's or a run's)."""
+    return "hyperparameters" in [str(token) for token in path]
+
+
+def _extra_hint(key: str, version: str) -> str:
+    """Where a hyperparameter without a field of its own goes (`dropout: 0.1` written beside learning_rate)."""
+    example = f"`extra: {{{key}: <value>}}` inside `hyperparameters`"
+    if key == "extra" or version not in SUPPORTED_SCHEMA_VERSIONS or version_tuple(version) < (1, 2):
+        return (f"Further hyperparameters (dropout, label smoothing, ...) go under `extra` from schema 1.2 on: set "
+                f"`schema_version: \"1.2\"` and write {example if key != 'extra' else '`extra: {dropout: 0.1}`'}.")
+    return f"Further hyperparameters (dropout, label smoothing, ...) go under `extra`: write {example}."
 
 
 def _pydantic_findings(ctx: Context, exc: ValidationError) -> Iterator[Finding]:

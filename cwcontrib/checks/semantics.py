@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from collections import Counter
 from collections.abc import Iterator
+from decimal import Decimal
 from fractions import Fraction
 from urllib.parse import urlsplit
 
@@ -13,18 +15,26 @@ from cwcontrib.checks.base import Context, check, walk_strings
 from cwcontrib.codes import finding
 from cwcontrib.datasets import dataset_info
 from cwcontrib.findings import Finding, Location
-from cwcontrib.models import Choice, Range, hyperparameter_paths
+from cwcontrib.models import Choice, Range, hyperparameter_paths, version_tuple
 from cwcontrib.safefs import UnsafeFile, read_confined
 from cwcontrib.secrets import is_secret_name, secret_in_value, secrets_in_text
 from cwcontrib.spdx import judge_license, license_text_path
 from cwcontrib.tables import Table, TableError, read_table
-from cwcontrib.trials import ResolvedRun, flatten, inline_trials, table_column_problems, table_trials
+from cwcontrib.trials import (
+    ResolvedRun,
+    flatten,
+    hyperparameter_values,
+    inline_trials,
+    table_column_problems,
+    table_trials,
+)
 
 # A claim counts as k/N when it is within this of k/N: enough for six written decimals, far too
 # little for a mean of per-batch accuracies (off by up to ~1/batch_size of a batch's share).
 K_OVER_N_TOLERANCE = 1e-6
 EXPLODING_LOSS = 1e6
 CURVE_REQUIRED_COLUMNS = ("epoch", "loss")
+EXTRA_PATH = re.compile(r"extra\.[a-z][a-z0-9_]*")
 
 
 def _table_problem(exc: TableError, file: str) -> Finding:
@@ -64,7 +74,7 @@ def trials_are_well_formed(ctx: Context) -> Iterator[Finding]:
             yield _table_problem(exc, spec.path)
             table = None
         if table is not None:
-            column_problems = table_column_problems(table)
+            column_problems = table_column_problems(table, model.schema_version)
             yield from column_problems
             if not column_problems:
                 for resolved, problems in table_trials(model, table):
@@ -129,7 +139,7 @@ def runs_share_hyperparameters(ctx: Context) -> Iterator[Finding]:
         for run in trial.runs.values():
             if run.run.hyperparameters is None:
                 continue
-            run_values = flatten(run.run.hyperparameters.model_dump(exclude_none=True))
+            run_values = flatten(hyperparameter_values(run.run.hyperparameters))
             for name, value in sorted(run_values.items()):
                 if trial_values.get(name) != value:
                     yield finding("CW300", f"run {run.framework!r} of trial {trial.id!r} has {name}={value!r}, "
@@ -153,15 +163,19 @@ def trials_lie_in_search_space(ctx: Context) -> Iterator[Finding]:
             yield finding("CW320", f"{len(ctx.trials)} trials but no `sweep` says how they were selected", ctx.at(""))
         return
     known = set(hyperparameter_paths())
+    extra_allowed = version_tuple(ctx.model.schema_version) >= (1, 2)
     for name in sorted(sweep.search_space):
-        if name not in known:
+        if name not in known and not (extra_allowed and EXTRA_PATH.fullmatch(name)):
             yield finding("CW322", f"{name!r} is not a hyperparameter", ctx.at(f"/sweep/search_space/{name}"),
-                          hint=f"Known hyperparameters: {', '.join(sorted(known))}.")
+                          hint=f"Known hyperparameters: {', '.join(sorted(known))}"
+                               + (", and extra.<name> for those under `extra`." if extra_allowed else
+                                  " (schema 1.2 adds extra.<name> for further ones)."))
     for trial in ctx.trials:
         values = flatten(trial.hyperparameter_values)
         for name, dimension in sorted(sweep.search_space.items()):
-            if name in values and not _in_space(values[name], dimension):
-                yield finding("CW301", f"trial {trial.id!r} has {name}={values[name]!r}, outside the search space",
+            key = f"{name}.value" if EXTRA_PATH.fullmatch(name) else name  # extra values are {value[, unit]}
+            if key in values and not _in_space(values[key], dimension):
+                yield finding("CW301", f"trial {trial.id!r} has {name}={values[key]!r}, outside the search space",
                               trial.where.of("hyperparameters", *name.split(".")))
 
 
@@ -180,7 +194,29 @@ def is_k_over_n(accuracy: float, n: int) -> bool:
     return abs(accuracy - nearest_k(accuracy, n) / n) <= K_OVER_N_TOLERANCE
 
 
-@check("semantics", "CW303", "CW304", "CW307", "CW327", needs=("model", "trials"))
+def printed_decimals(accuracy: float) -> int:
+    """How many decimals the accuracy was written with: those of its shortest repr (0.8417 -> 4, 1e-05 -> 5)."""
+    exponent = Decimal(repr(accuracy)).as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+def ks_at_printed_precision(accuracy: float, n: int) -> range:
+    """Every whole k whose k/N rounds to the accuracy as written: |k/N - a| <= half a unit of its last decimal."""
+    value, half = Fraction(repr(accuracy)), Fraction(1, 2 * 10 ** printed_decimals(accuracy))
+    low, high = (value - half) * n, (value + half) * n
+    return range(max(0, math.ceil(low)), min(n, math.floor(high)) + 1)
+
+
+def identified_k(accuracy: float, n: int) -> int | None:
+    """The k a claimed accuracy stands for: k/N itself (within K_OVER_N_TOLERANCE), or the only k/N that rounds to
+    it at its printed precision (0.8417 for 303/360); None when it is neither (or could be several k)."""
+    if is_k_over_n(accuracy, n):
+        return nearest_k(accuracy, n)
+    candidates = ks_at_printed_precision(accuracy, n)
+    return candidates[0] if len(candidates) == 1 else None
+
+
+@check("semantics", "CW303", "CW304", "CW307", "CW327", "CW332", needs=("model", "trials"))
 def accuracies_are_counts(ctx: Context) -> Iterator[Finding]:
     if ctx.model is None:
         return
@@ -198,9 +234,17 @@ def accuracies_are_counts(ctx: Context) -> Iterator[Finding]:
             if not is_k_over_n(accuracy, n):
                 if run.framework in model.frameworks and model.accuracy_measure_of(run.framework) != "k-over-n":
                     declared_not_counts[run.framework] += 1  # declared: one warning per key below, not per run
+                elif (k := identified_k(accuracy, n)) is not None:
+                    yield finding("CW332", f"accuracy {accuracy!r} is {k}/{n} = {k / n!r} rounded to "
+                                           f"{printed_decimals(accuracy)} decimals (no other k/{n} rounds to it): "
+                                           f"read as {k}/{n}", where, hint=f"Write the exact value, {k / n!r}.")
                 else:
                     k = nearest_k(accuracy, n)
-                    yield finding("CW304", f"accuracy {accuracy!r} is not k/{n}; the nearest is {k}/{n} = {k / n!r}",
+                    candidates = ks_at_printed_precision(accuracy, n)
+                    could_be = (f"; at {printed_decimals(accuracy)} decimals it could be any of "
+                                f"{candidates[0]}..{candidates[-1]}/{n}" if len(candidates) > 1 else "")
+                    yield finding("CW304", f"accuracy {accuracy!r} is not k/{n}; the nearest is {k}/{n} = {k / n!r}"
+                                           f"{could_be}",
                                   where, hint=f"If {k} of {n} test examples were correct, write {k / n!r}; "
                                               "otherwise count correct predictions over the whole test split.")
                     continue
@@ -220,9 +264,17 @@ def _curve_findings(ctx: Context, run: ResolvedRun, table: Table, epochs: int | 
     if missing:
         yield finding("CW313", f"the curve has no {', '.join(missing)} column", Location(table.file, 1))
         return
-    if epochs is not None and len(table.rows) != epochs:
+    trained = run.run.epochs_trained
+    if trained is not None and (epochs is None or trained <= epochs):
+        if len(table.rows) != trained:
+            yield finding("CW302", f"the curve has {len(table.rows)} epochs, the run trained {trained} "
+                                   "(its `epochs_trained`)", Location(table.file),
+                          hint="Write one row per epoch trained, or fix the run's `epochs_trained`.")
+    elif epochs is not None and len(table.rows) != epochs:
+        stopped = (" If the run stopped early, say so with `epochs_trained` (schema 1.2)."
+                   if len(table.rows) < epochs else "")
         yield finding("CW302", f"the curve has {len(table.rows)} epochs, the run trained {epochs}",
-                      Location(table.file), hint="Write one row per epoch, or fix the trial's `epochs`.")
+                      Location(table.file), hint=f"Write one row per epoch, or fix the trial's `epochs`.{stopped}")
     loss_columns = [c for c in table.columns if c == "loss" or c.endswith("_loss")]
     for index, row in enumerate(table.rows):
         location = Location(table.file, table.line_of(index), row=index + 1)
@@ -261,6 +313,18 @@ def curves_match_training(ctx: Context) -> Iterator[Finding]:
                 continue
             if table is not None:
                 yield from _curve_findings(ctx, run, table, epochs)
+
+
+@check("semantics", "CW331", needs=("trials",))
+def epochs_trained_within_epochs(ctx: Context) -> Iterator[Finding]:
+    """Early stopping trains fewer epochs than planned, never more."""
+    for trial in ctx.trials:
+        epochs = trial.hyperparameters.epochs if trial.hyperparameters else None
+        for _, run in sorted(trial.runs.items()):
+            trained = run.run.epochs_trained
+            if trained is not None and epochs is not None and trained > epochs:
+                yield finding("CW331", f"run {run.framework!r} of trial {trial.id!r} has epochs_trained {trained}, "
+                                       f"more than the trial's {epochs} epochs", run.at("epochs_trained"))
 
 
 @check("semantics", "CW319", "CW324", "CW325", needs=("model", "verified"))
