@@ -160,6 +160,17 @@ def test_table_names_real_builders_of_both_libraries() -> None:
         assert row.keras in keras_names, row
         assert equivalent_of(row.torchvision) == row.keras and equivalent_of(row.keras) == row.torchvision
         assert equivalent(row.keras) is row
+    pairs = {row.torchvision.removeprefix(TV): row.keras.removeprefix(KA) for row in TABLE}
+    assert pairs == {
+        "vgg16": "VGG16", "vgg19": "VGG19", "resnet50": "ResNet50", "resnet101": "ResNet101", "resnet152": "ResNet152",
+        "densenet121": "DenseNet121", "densenet169": "DenseNet169", "densenet201": "DenseNet201",
+        "mobilenet_v2": "MobileNetV2", "mobilenet_v3_small": "MobileNetV3Small",
+        "mobilenet_v3_large": "MobileNetV3Large", "inception_v3": "InceptionV3",
+        **{f"efficientnet_b{i}": f"EfficientNetB{i}" for i in range(8)},
+        "efficientnet_v2_s": "EfficientNetV2S", "efficientnet_v2_m": "EfficientNetV2M",
+        "efficientnet_v2_l": "EfficientNetV2L", "convnext_tiny": "ConvNeXtTiny", "convnext_small": "ConvNeXtSmall",
+        "convnext_base": "ConvNeXtBase", "convnext_large": "ConvNeXtLarge",
+    }
     keys = {row.key for row in TABLE}
     assert {"vgg16", "vgg19", "resnet50", "resnet101", "resnet152", "densenet121", "densenet169", "densenet201",
             "mobilenet-v2", "mobilenet-v3-small", "mobilenet-v3-large", "inception-v3", "convnext-tiny",
