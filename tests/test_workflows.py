@@ -172,6 +172,15 @@ def concurrency_everywhere(texts: Texts) -> list[str]:
             if not (_load(text).get("concurrency") or {}).get("group")]
 
 
+def pipefail_everywhere(texts: Texts) -> list[str]:
+    """`shell: bash` for every run step (GitHub then runs `bash -eo pipefail`; its default is `bash -e` only)."""
+    problems = [f"{name}: defaults.run.shell is not bash" for name, text in sorted(texts.items())
+                if ((_load(text).get("defaults") or {}).get("run") or {}).get("shell") != "bash"]
+    problems += [f"{name}/{job_id}: a step's own shell" for name, job_id, step in _steps(texts)
+                 if "run" in step and step.get("shell", "bash") != "bash"]
+    return problems
+
+
 def only_justified_ignores(texts: Texts) -> list[str]:
     """The one zizmor ignore: comment.yml's workflow_run trigger (dangerous-triggers), which is the design."""
     found = [(name, rule) for name, text in sorted(texts.items()) for rule in IGNORE.findall(text)]
@@ -180,7 +189,7 @@ def only_justified_ignores(texts: Texts) -> list[str]:
 
 RULES: list[Callable[[Texts], list[str]]] = [
     pinned_by_sha, least_privilege, no_credentials_left, no_expressions_in_scripts, untrusted_code_is_powerless,
-    comment_never_runs_pr_code, gpu_job_is_gated, concurrency_everywhere, only_justified_ignores]
+    comment_never_runs_pr_code, gpu_job_is_gated, concurrency_everywhere, pipefail_everywhere, only_justified_ignores]
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.__name__)
@@ -211,6 +220,8 @@ BREAKS = [
     (gpu_job_is_gated, "reevaluate.yml", "runs-on: [self-hosted, gpu]", "runs-on: ubuntu-24.04"),
     (gpu_job_is_gated, "reevaluate.yml", "ref: ${{ inputs.sha }}", "ref: main"),
     (concurrency_everywhere, "index.yml", "concurrency:\n  group: index\n  cancel-in-progress: false\n", ""),
+    (pipefail_everywhere, "index.yml", "    shell: bash #", "    shell: sh #"),
+    (pipefail_everywhere, "test.yml", "        run: ./.ci/run", "        shell: sh\n        run: ./.ci/run"),
     (only_justified_ignores, "validate.yml", "on:\n  pull_request:\n",
      "on:\n  pull_request: # zizmor: ignore[dangerous-triggers]\n"),
 ]
