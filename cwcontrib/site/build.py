@@ -90,7 +90,7 @@ def release_path(version: str) -> str:
 def relative(from_page: str, target: str) -> str:
     """A URL from one page of the site to another path of it, percent-encoded."""
     depth = from_page.count("/")
-    return quote("../" * depth + target, safe="/~._-#")
+    return quote("../" * depth + target, safe="/~._-")
 
 
 def fmt_float(value: Any, digits: int = 4) -> str:
