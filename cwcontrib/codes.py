@@ -470,6 +470,53 @@ _define("CW416", "weights-not-openable", E,
         "Make sure nothing modifies the submission folder while it is validated, and validate again.",
         added_in="0.2.0")
 
+_define("CW417", "onnx-graph-damaged", E,
+        "An ONNX weights file is not a complete ONNX model: the protobuf does not parse (truncated, damaged), "
+        "it has no graph, or a tensor's bytes do not match its declared dims and type.",
+        "A file the ONNX parser half-reads is not the model that was trained; a parser error is a failure, "
+        "never 'clean'.",
+        "Export the graph again (torch.onnx.export(model, example, 'model.onnx'), or cwcontrib.onnx.export) and "
+        "upload the whole file; check its sha256 after the upload.",
+        added_in="0.2.0")
+_define("CW418", "onnx-opset-unsupported", E,
+        "An ONNX graph's default-domain opset is outside the range the validator supports, or missing.",
+        "An operator set newer than the installed ONNX Runtime knows cannot be evaluated the same way, and "
+        "very old ones had other semantics (Resize, Split, Squeeze before opset 13).",
+        "Export with an opset in the supported range the message gives (torch.onnx.export(..., opset_version=17)).",
+        added_in="0.2.0")
+_define("CW419", "onnx-custom-domain", E,
+        "An ONNX graph uses an operator, opset import or local function outside the standard ONNX domains "
+        "('' / ai.onnx, ai.onnx.ml).",
+        "Custom-domain operators are implemented by code outside ONNX (a runtime's contrib ops, a plug-in "
+        "library): the graph would no longer be data that the standard runtime evaluates.",
+        "Export with standard operators only (torch.onnx.export without custom_opsets; no onnxruntime "
+        "contrib-op fusions or optimizer passes before upload).",
+        added_in="0.2.0")
+_define("CW420", "onnx-external-data", E,
+        "An ONNX graph keeps tensor data in external files (data_location EXTERNAL or external_data entries).",
+        "External-data paths make the reader open other files on the maintainer's machine; ONNX's handling of "
+        "them has had path-traversal advisories (reading outside the model's folder). They are refused "
+        "whatever the path says, and never followed.",
+        "Embed the weights in the .onnx file (torch.onnx.export does so below 2 GB; "
+        "onnx.save_model(model, path, save_as_external_data=False)).",
+        added_in="0.2.0")
+_define("CW421", "onnx-graph-too-large", E,
+        "An ONNX graph declares more nodes, tensor dimensions or tensor elements than the validator allows.",
+        "Declared dims can exhaust memory before any data is read; limits are checked on the declarations "
+        "before a tensor is decoded.",
+        "Check the file really holds the declared model; ask maintainers if a larger model is intended.",
+        added_in="0.2.0")
+_define("CW422", "onnx-initializer-non-finite", E,
+        "A floating-point initializer or constant of an ONNX graph contains NaN or infinite values.",
+        "A model with non-finite weights cannot produce the accuracy it claims.",
+        "Re-export the graph from the end of a healthy training run.",
+        added_in="0.2.0")
+_define("CW423", "onnx-graph-invalid", E,
+        "onnx.checker refuses an ONNX graph (a malformed node, an unknown operator, a dangling input).",
+        "A graph the ONNX checker refuses has no defined meaning to evaluate.",
+        "Export the graph again with a released exporter and run onnx.checker.check_model on it before upload.",
+        added_in="0.2.0")
+
 # --- CW5xx: re-evaluation -----------------------------------------------------------------
 _define("CW500", "accuracy-not-reproduced", E,
         "Re-evaluating the run's weights on the test split does not reproduce the claimed accuracy.",
