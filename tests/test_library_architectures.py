@@ -3,7 +3,8 @@ references, the table of cross-framework equivalents, tensor layouts, and verdic
 
 Figures are the real ones of torchvision 0.29 / Keras 3.15 models at 10 classes and 32×32×3 (75×75×3 for
 Inception v3). Each model is built once per session (PyTorch ones on the meta device) and never run, except
-the two built for real to compare logits.
+the few built for real to compare logits and predictions. Tests marked `slow` build large real Keras models
+(over 20 s each on a loaded 2-core runner); `-m "not slow"` leaves them out.
 """
 
 from __future__ import annotations
@@ -208,6 +209,7 @@ def test_resnet101_pair(fp: GetFingerprint) -> None:
     assert geometry is not None and geometry.figure == "1x1/s1 67 vs 64, 1x1/s2 3 vs 6, 3x3/s1 30 vs 33, 3x3/s2 3 vs 0"
 
 
+@pytest.mark.slow
 def test_densenet169_pair_differs_only_in_batchnorm_defaults_and_softmax(fp: GetFingerprint) -> None:
     verdict, a, b = pair(fp, "densenet169", "DenseNet169")
     assert verdict.kinds == ["batchnorm-epsilon", "batchnorm-momentum", "output-activation"]
@@ -285,6 +287,7 @@ def _random_batchnorm(model: Any) -> None:
                 module.bias.normal_(0.0, 0.1, generator=generator)
 
 
+@pytest.mark.slow
 def test_densenet121_torch_weights_map_onto_keras_with_the_same_logits() -> None:
     import torch
 
@@ -303,6 +306,7 @@ def test_densenet121_torch_weights_map_onto_keras_with_the_same_logits() -> None
     assert float(np.abs(expected).max()) > 0.1  # not a vacuous comparison of zeros
 
 
+@pytest.mark.slow
 def test_stage_5_harness_reevaluates_library_references() -> None:
     """evaluate.py's strict loads and predictions on library references, as stage 5 builds them (PyTorch on the
     meta device, weights assigned): the same classes as the models the weights came from."""
@@ -331,6 +335,7 @@ def test_stage_5_harness_reevaluates_library_references() -> None:
     assert predict_keras(keras_reference, x).tolist() == keras_expected.tolist()
 
 
+@pytest.mark.slow
 def test_layouts_refuse_pairs_that_do_not_correspond() -> None:
     resnet = torch_to_keras  # ResNet50: Keras's convolutions have biases, and its shortcut comes first
     with pytest.raises(LayoutError, match="bias on one side only"):
@@ -360,6 +365,7 @@ def test_cli_lists_every_route(capsys: pytest.CaptureFixture[str]) -> None:
     assert "\nequivalents: " in out and "\n  efficientnet-b7: torchvision.models.efficientnet_b7 = " in out
 
 
+@pytest.mark.slow
 def test_manifest_naming_a_library_pair_validates_through_stage_4(submission: Any, tmp_path: Path) -> None:
     """The demo re-declared as a torchvision MobileNetV3-Small / keras.applications equivalent pair at 32×32×3,
     with real weights of both: stages 1-4 pass (stage 5 would need 32×32×3 data), CW413 names the differences."""
