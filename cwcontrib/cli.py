@@ -93,6 +93,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FINDINGS
 
 
+def cmd_render(args: argparse.Namespace) -> int:
+    """A saved JSON report in another format, without validating again (the same bytes as `validate --format`)."""
+    from cwcontrib.github.report import ReportRefused, load_report
+    from cwcontrib.reporters import RENDERERS, render_github
+
+    try:
+        report = load_report(Path(args.report))
+    except (ReportRefused, OSError) as exc:
+        print(f"cwcontrib: {args.report}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.format == "github":
+        text = render_github(report, args.path.rstrip("/") + "/" if args.path else "")
+    else:
+        text = RENDERERS[args.format](report)
+    _write(text, args.output)
+    return EXIT_OK
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from cwcontrib.codes import explain, lookup
 
@@ -232,6 +250,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where PyTorch runs evaluate (default: cuda when available)")
     reeval.add_argument("--data-dir", help=f"local dataset folder (default: ${DATA_ENV_VAR}, else {DEFAULT_DATA_DIR})")
     validate.set_defaults(func=cmd_validate)
+
+    render = commands.add_parser("render", help="render a saved JSON report (validate --format json) in another format")
+    render.add_argument("report", help="the JSON report, treated as untrusted data")
+    render.add_argument("--format", choices=("text", "markdown", "github"), default="markdown")
+    render.add_argument("--path", help="the submission folder the report is about (file names in annotations)")
+    render.add_argument("--output", "-o", help="write to this file instead of stdout")
+    render.set_defaults(func=cmd_render)
 
     explain = commands.add_parser("explain", help="document one finding code")
     explain.add_argument("code", help="a code such as CW304, or its name such as accuracy-not-k-over-n")
