@@ -36,7 +36,9 @@ from cwcontrib.catalog.verification import VerificationRecord, read_records, rec
 EXIT_OK, EXIT_DISAGREES, EXIT_USAGE = 0, 1, 2
 PRODUCED_BY = "cwcontrib audit"
 # Environment the tasks need on every node (a cluster's workers do not inherit the driver's environment).
-_TASK_ENV = ("KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL", "OMP_WAIT_POLICY", "CWCONTRIB_DATA", "SOURCE_DATE_EPOCH")
+# TF_NUM_INTRAOP_THREADS: Ray bounds OpenMP threads to a task's CPUs, TensorFlow's own pool it does not.
+_TASK_ENV = ("KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
+             "OMP_WAIT_POLICY", "CWCONTRIB_DATA", "SOURCE_DATE_EPOCH")
 # Outcomes of one run, besides a record: why it has none.
 SUBMISSION_CHANGED, WEIGHTS_CHANGED, REMOTE = "submission-changed", "weights-changed", "remote-not-fetched"
 FAILED, INTERNAL_ERROR, DATASET_UNAVAILABLE = "evaluation-failed", "internal-error", "dataset-unavailable"
@@ -174,7 +176,7 @@ def _split(name: str, data_dir: str | None, rescale: float, mean: tuple[float, .
     return x, split.labels, {"name": split.name, "sha256": split.sha256, "n": len(split.labels)}
 
 
-def _stage_one(folder: Path) -> Any:
+def _stage_one(folder: Path) -> tuple[Any, list[Any]]:
     """The pipeline's manifest stage on the folder: the validated context the evaluation code reads."""
     from cwcontrib.checks.base import Context
     from cwcontrib.findings import Severity
@@ -185,12 +187,28 @@ def _stage_one(folder: Path) -> Any:
     return ctx, errors
 
 
+# A worker keeps the reference models it built, as stage 5 keeps one per framework key for all of a submission's
+# trials (each run's weights replace the previous run's): a Keras build and its expected tensors cost seconds.
+_REFERENCES: dict[tuple[str, str, str], Any] = {}
+_KEPT_REFERENCES = 4
+
+
+def _reference(ctx: Any, digest: str, key: str) -> Any:
+    from cwcontrib.checks.weights import build_reference
+
+    name = (str(ctx.root), digest, key)
+    if name not in _REFERENCES:
+        while len(_REFERENCES) >= _KEPT_REFERENCES:
+            del _REFERENCES[next(iter(_REFERENCES))]
+        _REFERENCES[name] = build_reference(ctx.model, key)
+    return _REFERENCES[name]
+
+
 def evaluate_job(job: RunJob, data_dir: str | None) -> TaskResult:
     """Re-evaluate one run with stage 5's own code, after checking that its bytes are the catalog's."""
     import numpy as np
 
     from cwcontrib.checks.evaluation import _predict, content_digest
-    from cwcontrib.checks.weights import build_reference
     from cwcontrib.datasets import DatasetError
     from cwcontrib.evaluate import Evaluation, EvaluationError, harness_identity, resolve_device
     from cwcontrib.hashing import sha256_file
@@ -218,7 +236,7 @@ def evaluate_job(job: RunJob, data_dir: str | None) -> TaskResult:
     except DatasetError as exc:
         return TaskResult(job.run_id, reason=DATASET_UNAVAILABLE, detail=exc.portable)
     try:
-        reference = ctx.references[job.framework_key] = build_reference(ctx.model, job.framework_key)
+        reference = ctx.references[job.framework_key] = _reference(ctx, job.content_digest, job.framework_key)
         device = resolve_device("auto") if reference.framework == "pytorch" else "cpu"  # as claims_reproduce
         predictions = _predict(ctx, job.framework_key, job.weights_path, job.weights_format, x, device)
     except EvaluationError as exc:
