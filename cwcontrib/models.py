@@ -383,9 +383,9 @@ def _members(annotation: Any) -> tuple[Any, ...]:
 
 
 # Where a name that is also a typed field belongs, so that `extra` never holds a second copy of it.
-TYPED_HOMES = {path.rsplit(".", 1)[-1]: path for path in reversed(
-    ["optimizer", "learning_rate", "batch_size", "epochs", "loss", "seed", "determinism", "lr_schedule",
-     "optimizer.epsilon", "optimizer.beta_1", "optimizer.beta_2", "optimizer.momentum", "optimizer.weight_decay"])}
+TYPED_HOMES = {path.rsplit(".", 1)[-1]: path for path in (
+    "optimizer", "learning_rate", "batch_size", "epochs", "loss", "seed", "determinism", "lr_schedule",
+    "optimizer.epsilon", "optimizer.beta_1", "optimizer.beta_2", "optimizer.momentum", "optimizer.weight_decay")}
 
 
 class Range(Strict):
