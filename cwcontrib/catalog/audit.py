@@ -256,8 +256,10 @@ def evaluate_job(job: RunJob, data_dir: str | None) -> TaskResult:
 
 
 def ray_options(address: str | None, num_cpus: int | None) -> dict[str, Any]:
-    """`ray.init`'s arguments: no dashboard, no log forwarding, the tasks' environment; a local instance binds
-    127.0.0.1 only and keeps a small object store (tasks return a few kB each)."""
+    """`ray.init`'s arguments: no dashboard, no log forwarding, the tasks' environment; a local instance names its
+    node 127.0.0.1 and keeps a small object store (tasks return a few kB each). Ray 2.60's servers still listen on
+    every interface (no setting keeps them on loopback); its token authentication, on by default for a local
+    instance, guards them. A cluster at `address` needs RAY_AUTH_MODE=token and its token, as any Ray driver."""
     env = {name: os.environ[name] for name in _TASK_ENV if name in os.environ}
     env["RAY_USAGE_STATS_ENABLED"] = "0"
     common: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False,
@@ -271,7 +273,7 @@ def ray_options(address: str | None, num_cpus: int | None) -> dict[str, Any]:
 @contextmanager
 def ray_session(address: str | None, num_cpus: int | None) -> Iterator[Any]:
     """A Ray connection: the one already open (tests), `address`'s cluster, or a local instance of `num_cpus`
-    CPUs without dashboard, usage statistics or any network but loopback; shut down after if opened here."""
+    CPUs without dashboard or usage statistics (nothing is sent anywhere); shut down after if opened here."""
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # read when ray starts: no usage report leaves the machine
     import ray
 
