@@ -1,16 +1,21 @@
 """ONNX graphs as data (issue 15): a real small graph is read and summarised; hostile files each get their problem
-kind, with no traceback and nothing read outside the submission folder."""
+kind, with no traceback and nothing read outside the submission folder; exported graphs fingerprint in the
+conventions of PyTorch and Keras references, so a verdict names what an export changed."""
 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from cwcontrib.architectures.fingerprint import FingerprintError
+from cwcontrib.architectures.fingerprint_onnx import fingerprint_onnx
 from cwcontrib.architectures.onnx_graph import DEFAULT_LIMITS, OnnxGraphError, OnnxLimits, check_bytes, read_onnx
 
 
@@ -126,3 +131,63 @@ def test_paths_are_confined(tmp_path: Path) -> None:
     with pytest.raises(OnnxGraphError, match="no graph") as empty:
         check_bytes(b"")  # an empty message parses as a ModelProto with nothing in it
     assert empty.value.kind == "truncated"
+
+
+# ------------------------------------------------------------------------------- fingerprints of graphs
+
+
+def exported(name: str, shape: tuple[int, int, int]) -> tuple[Any, onnx.ModelProto]:
+    """A registry/library PyTorch model in eval mode and its ONNX export (TorchScript exporter, opset 17)."""
+    import io
+
+    import torch
+
+    from cwcontrib.architectures import build
+
+    torch.set_num_threads(1)
+    model = build(name, "pytorch", 10, shape).eval()
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        torch.onnx.export(model, (torch.zeros(1, shape[2], shape[0], shape[1]),), buffer,  # type: ignore[arg-type]
+                          dynamo=False,
+                          opset_version=17, input_names=["x"], output_names=["logits"],
+                          dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}})
+    graph, _ = check_bytes(buffer.getvalue())
+    return model, graph
+
+
+def test_exported_digits_cnn_fingerprints_as_the_registry_references() -> None:
+    import onnxruntime
+    import torch
+
+    from cwcontrib.architectures import build, compare, fingerprint
+
+    model, graph = exported("digits-cnn", (8, 8, 1))
+    onnx_print = fingerprint_onnx(graph, (8, 8, 1), label="onnx digits-cnn")
+    assert (onnx_print.parameters, onnx_print.macs, onnx_print.framework) == (8_714, 17_728, "onnx")
+    for reference in (fingerprint(model, (8, 8, 1), label="torch"),
+                      fingerprint(build("digits-cnn", "tensorflow"), (8, 8, 1), label="keras")):
+        verdict = compare(reference, onnx_print)
+        assert verdict.equivalent, verdict.summary()
+    x = np.random.default_rng(3).random((32, 1, 8, 8), dtype=np.float32)
+    session = onnxruntime.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+    with torch.inference_mode():
+        expected = model(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(session.run(None, {"x": x})[0], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_exported_resnet18_verdict_names_the_folded_batchnorms() -> None:
+    from cwcontrib.architectures import compare, fingerprint
+
+    model, graph = exported("torchvision.models.resnet18", (32, 32, 3))
+    a, b = fingerprint(model, (32, 32, 3), label="torchvision"), fingerprint_onnx(graph, (32, 32, 3), label="onnx")
+    verdict = compare(a, b)
+    # The exporter folds each eval-mode BatchNorm into the convolution before it: biases appear, BatchNorms go.
+    assert verdict.kinds == ["parameter-count", "conv-bias", "batchnorm-parameters", "buffers", "batchnorm-epsilon",
+                             "batchnorm-momentum", "layer-count"]
+    assert (a.parameters, b.parameters) == (11_181_642, 11_176_842)
+    assert (a.conv_with_bias, b.conv_with_bias, b.conv_bias_parameters) == (0, 20, 4_800)
+    assert a.macs == b.macs == 37_016_576 and a.conv_geometry == b.conv_geometry and a.padding == b.padding
+    with pytest.raises(FingerprintError, match=r"takes \['n', 3, 32, 32\], not \(N, 3, 64, 64\)"):
+        fingerprint_onnx(graph, (64, 64, 3))
