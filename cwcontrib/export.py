@@ -16,7 +16,8 @@ is one the weights stage accepts.
   can be mapped onto the reference's by position with `by_order=True` (every shape must still match). Written with
   safetensors: tensors and a JSON header, nothing that runs.
 - Keras 3: the model's variables are copied, in order, into the registry's model (every shape must match), and
-  that model's weights are saved: the HDF5 names are then the reference's whatever your layers were called. No
+  that model's weights are saved: the HDF5 names are then the reference's however your model names them (a
+  subclassed keras.Model's own file names them after its attributes, which the weights stage refuses). No
   optimizer state is written.
 
 Frameworks are imported on first use. Files are written beside their target and renamed over it.

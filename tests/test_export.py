@@ -117,15 +117,33 @@ def test_save_torch_needs_a_reference_and_a_safetensors_name(tmp_path: Path) -> 
         save_torch(DigitsCNN(), tmp_path / "w.safetensors", architecture="vgg19")
 
 
-def test_save_keras_writes_the_reference_names_whatever_the_layers_are_called(submission: Path) -> None:
+def test_save_keras_writes_the_reference_names_whatever_the_model_calls_its_variables(
+    submission: Path, tmp_path: Path
+) -> None:
     keras = pytest.importorskip("keras")
     from cwcontrib.export import ExportError, save_keras
 
     layers = keras.layers
-    model = keras.Sequential([keras.Input((8, 8, 1)), layers.Conv2D(16, 3, padding="same", activation="relu"),
-                              layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(32, activation="relu"),
-                              layers.Dense(10)])
+
+    class Net(keras.Model):  # type: ignore[misc,name-defined]
+        """A subclassed model: its own .weights.h5 names variables after its attributes."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.features = layers.Conv2D(16, 3, padding="same", activation="relu")
+            self.pool = layers.MaxPooling2D(2)
+            self.flat = layers.Flatten()
+            self.hidden = layers.Dense(32, activation="relu")
+            self.out = layers.Dense(10)
+
+        def call(self, x: Any) -> Any:
+            return self.out(self.hidden(self.flat(self.pool(self.features(x)))))
+
+    model = Net()
+    model(np.zeros((1, 8, 8, 1), np.float32))
     model.compile(optimizer="adam", loss="mse")
+    model.save_weights(tmp_path / "own.weights.h5")
+    assert set(read_back(tmp_path / "own.weights.h5", "keras-h5")) != reference_names("tensorflow")  # CW407
     saved = model.get_weights()
     path = save_keras(model, submission / "weights" / "t01-keras.weights.h5")
     tensors = read_back(path, "keras-h5")

@@ -2,7 +2,8 @@
 
     python code/train_keras.py --out . --trial t01 --learning-rate 0.01 --epochs 3
 
-The layers keep Keras' default names (conv2d, dense, ...): save_keras writes the weights under the reference's.
+The model is a subclassed keras.Model, whose .weights.h5 would name the variables after its attributes (features/,
+hidden/, ...); save_keras writes them under the reference's names instead.
 """
 
 from __future__ import annotations
@@ -18,16 +19,25 @@ from keras import layers
 from cwcontrib.export import save_keras
 
 
-def build_model() -> keras.Sequential:
-    """NHWC (N, 8, 8, 1) -> logits (N, 10); the registry's digits-cnn."""
-    return keras.Sequential([
-        keras.Input((8, 8, 1)),
-        layers.Conv2D(16, 3, padding="same", activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Flatten(),
-        layers.Dense(32, activation="relu"),
-        layers.Dense(10),
-    ])
+class DigitsCNN(keras.Model):
+    """NHWC (N, 8, 8, 1) -> logits (N, 10); the registry's digits-cnn, written as a subclassed model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = layers.Conv2D(16, 3, padding="same", activation="relu")
+        self.pool = layers.MaxPooling2D(2)
+        self.flatten = layers.Flatten()  # (N, 4, 4, 16) -> (N, 256), channel-minor
+        self.hidden = layers.Dense(32, activation="relu")
+        self.logits = layers.Dense(10)
+
+    def call(self, x):  # type: ignore[no-untyped-def]
+        return self.logits(self.hidden(self.flatten(self.pool(self.features(x)))))
+
+
+def build_model() -> keras.Model:
+    model = DigitsCNN()
+    model(keras.ops.zeros((1, 8, 8, 1)))  # create the variables
+    return model
 
 
 def train(out: Path, trial: str, learning_rate: float, epochs: int, batch_size: int = 64, seed: int = 0) -> dict:
