@@ -30,6 +30,32 @@ def sha256_confined(root: Path, rel: str, on_bytes: Callable[[int], None] = _ign
     return digest.hexdigest()
 
 
+def read_hashed_confined(root: Path, rel: str, size: int,
+                         on_bytes: Callable[[int], None] = _ignore) -> tuple[bytearray | None, str]:
+    """`root/rel` read once, through `open_confined`, into one private buffer of `size` bytes (the declared size,
+    already checked against the listing and the limits), hashed chunk by chunk as it arrives: the bytes that
+    were hashed are the bytes returned. The buffer is None when the file no longer has `size` bytes; the
+    digest is then the whole file's (read on into a scratch chunk, never into memory beyond `size`)."""
+    digest = hashlib.sha256()
+    data = bytearray(size)
+    view = memoryview(data)
+    filled = 0
+    with open_confined(root, rel) as handle:
+        while filled < size:
+            n = handle.readinto(view[filled:filled + _CHUNK])  # type: ignore[attr-defined]
+            if not n:
+                break
+            digest.update(view[filled:filled + n])
+            filled += n
+            on_bytes(n)
+        scratch = bytearray(1 if filled < size else _CHUNK)
+        longer = False
+        while n := handle.readinto(scratch):  # type: ignore[attr-defined]
+            digest.update(memoryview(scratch)[:n])
+            longer = True
+    view.release()
+    return (data if filled == size and not longer else None), digest.hexdigest()
+
 
 def sha256_file(path: Path) -> str:
     """sha256 of one of cwcontrib's own files (a catalog, a download, release assets): no confinement needed,

@@ -60,6 +60,9 @@ class Context:
     model: Manifest | None = None
     tree: TreeIndex | None = None
     verified: set[str] = field(default_factory=set)
+    # Weights artifacts read once by the files stage: each verified file's tensor summaries (name -> shape,
+    # dtype, non-finite count), or what its reader raised, for the weights stage to report.
+    weights_read: dict[str, Any] = field(default_factory=dict)
     trials: list[ResolvedTrial] = field(default_factory=list)
     tables: dict[str, Any] = field(default_factory=dict)  # path -> Table or TableError, read once
     references: dict[str, Any] = field(default_factory=dict)  # framework key -> checks.weights.Reference

@@ -40,7 +40,7 @@ from cwcontrib.predictions import compare as compare_predictions
 from cwcontrib.statistics import mcnemar, tolerance
 from cwcontrib.tables import TableError
 from cwcontrib.trials import ResolvedRun, ResolvedTrial
-from cwcontrib.weights import model_tensors, read_weights
+from cwcontrib.weights import WeightsError, model_tensors, read_weights_verified
 
 
 def content_digest(ctx: Context) -> str:
@@ -106,7 +106,10 @@ def _predict(ctx: Context, key: str, path: str, fmt: str, x: np.ndarray, device:
     reference = ctx.references[key]
     location = weights_location(ctx, path)
     assert location is not None  # only runs whose weights loaded strictly in stage 4 are evaluated
-    tensors = read_weights(*location, fmt)
+    assert ctx.model is not None
+    artifact = next(a for a in ctx.model.artifacts if (a.path or a.uri) == path)
+    # Read again (stage 2 kept only summaries), and loaded only if these bytes are the ones verified.
+    tensors = read_weights_verified(*location, fmt, artifact.size, artifact.sha256)
     if reference.framework == "pytorch":
         load_torch_state(reference.model, tensors)
         return predict_torch(reference.model, x, device)
@@ -395,8 +398,8 @@ def claims_reproduce(ctx: Context) -> Iterator[Finding]:
                 ctx.looking_at = run.run.weights
                 try:
                     predictions = _predict(ctx, key, run.run.weights, formats[run.run.weights], x, used)
-                except EvaluationError as exc:  # the framework refused the model or the input: not verifiable
-                    plan.absent[(trial.id, key)] = FAILED
+                except (EvaluationError, WeightsError) as exc:  # the framework refused the model or the input,
+                    plan.absent[(trial.id, key)] = FAILED  # or the file changed since it was verified: not verifiable
                     yield finding("CW502", f"{run.run.weights}: {exc}", run.at("weights"))
                     continue
                 except Exception as exc:  # cwcontrib's own failure: never blamed on the submission

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cwcontrib.checks.base import Context, check
 from cwcontrib.codes import finding
 from cwcontrib.findings import Finding, Location, printable
-from cwcontrib.hashing import sha256_confined
+from cwcontrib.hashing import read_hashed_confined, sha256_confined
 from cwcontrib.manifest import MANIFEST_NAMES
 from cwcontrib.models import EXTENSIONS, Artifact, ArtifactFormat
 from cwcontrib.safefs import UnsafeFile, name_problem, path_problem, scan_tree
@@ -103,22 +107,65 @@ def artifacts_match_their_checksums(ctx: Context) -> Iterator[Finding]:
     yield from _verify_checksums(ctx, planned, total)
 
 
+# Threads that hash (and read whole weights files) at once: hashlib and file reads release the GIL. Each holds
+# at most one weights file in memory, so peak memory grows by at most this many times the largest file.
+HASH_WORKERS = 2
+
+
+def _workers() -> int:
+    return max(1, min(HASH_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                      else os.cpu_count() or 1))
+
+
+@dataclass
+class _Checked:
+    digest: str | None = None
+    unsafe: UnsafeFile | None = None
+    weights: Any = None  # a weights artifact's summaries or its reader's exception, once its digest matched
+
+
+def _check_one(ctx: Context, artifact: Artifact, path: str) -> _Checked:
+    """One declared file: hashed by streaming, or, for weights, read once into memory, hashed, and (when the
+    digest is the declared one) summarised by its safe reader from those same bytes, which are then dropped."""
+    from cwcontrib.weights import summarise_weights
+
+    try:
+        if artifact.format not in WEIGHTS_FORMATS:
+            return _Checked(sha256_confined(ctx.root, path))
+        data, digest = read_hashed_confined(ctx.root, path, artifact.size)
+    except UnsafeFile as exc:
+        return _Checked(unsafe=exc)
+    if data is None or digest != artifact.sha256:
+        return _Checked(digest)
+    try:
+        summary: Any = summarise_weights(data, artifact.format.value)
+    except Exception as exc:
+        summary = exc
+    return _Checked(digest, weights=summary)
+
+
 def _verify_checksums(ctx: Context, planned: list[tuple[int, Artifact, str]], total: int) -> Iterator[Finding]:
     ctx.progress.start("hashing files", total)
     try:
-        for i, artifact, path in planned:
-            ctx.looking_at = path
-            try:
-                digest = sha256_confined(ctx.root, path, ctx.progress.advance)
-            except UnsafeFile as exc:
-                yield finding(exc.code, f"{path!r}: {exc}", ctx.at(_artifact_pointer(i)))
-                continue
-            if digest != artifact.sha256:
-                yield finding("CW206", f"{path!r} has sha256 {digest}, declared {artifact.sha256}",
-                              ctx.at(_artifact_pointer(i, "sha256")),
-                              hint=f"Set `sha256: {digest}` if the file is the one you meant to submit.")
-                continue
-            ctx.verified.add(path)
+        with ThreadPoolExecutor(_workers(), thread_name_prefix="cwcontrib-hash") as pool:
+            # map hands results back in the order submitted: findings come out in declaration order.
+            results = pool.map(lambda job: _check_one(ctx, job[1], job[2]), planned)
+            for (i, artifact, path), checked in zip(planned, results, strict=True):
+                ctx.looking_at = path
+                ctx.progress.advance(artifact.size)
+                if checked.unsafe is not None:
+                    exc = checked.unsafe
+                    yield finding(exc.code, f"{path!r}: {exc}", ctx.at(_artifact_pointer(i)))
+                    continue
+                digest = checked.digest
+                if digest != artifact.sha256:
+                    yield finding("CW206", f"{path!r} has sha256 {digest}, declared {artifact.sha256}",
+                                  ctx.at(_artifact_pointer(i, "sha256")),
+                                  hint=f"Set `sha256: {digest}` if the file is the one you meant to submit.")
+                    continue
+                ctx.verified.add(path)
+                if checked.weights is not None:
+                    ctx.weights_read[path] = checked.weights
     finally:
         ctx.progress.finish()
 

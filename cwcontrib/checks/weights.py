@@ -13,14 +13,12 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from cwcontrib.checks.base import Context, check
 from cwcontrib.codes import finding
 from cwcontrib.findings import Finding, printable
 from cwcontrib.models import Manifest
 from cwcontrib.trials import ResolvedRun
-from cwcontrib.weights import FORMATS_FOR_FRAMEWORK, WeightsError, model_tensors, read_weights
+from cwcontrib.weights import FORMATS_FOR_FRAMEWORK, TensorSummary, WeightsError, model_tensors, read_weights, summarise
 
 
 @dataclass
@@ -108,7 +106,7 @@ def reference_architectures_match_the_declaration(ctx: Context) -> Iterator[Find
     ctx.results["pair_verdicts"] = verdicts
 
 
-def _compare(reference: Reference, present: dict[str, np.ndarray], run: ResolvedRun) -> Iterator[Finding]:
+def _compare(reference: Reference, present: dict[str, TensorSummary], run: ResolvedRun) -> Iterator[Finding]:
     where = run.at("weights")
     missing = sorted(set(reference.expected) - set(present))
     unexpected = sorted(set(present) - set(reference.expected))
@@ -119,15 +117,26 @@ def _compare(reference: Reference, present: dict[str, np.ndarray], run: Resolved
                       + f" ({len(missing)} missing, {len(unexpected)} unexpected)", where)
     for name in sorted(set(present) & set(reference.expected)):
         shape, dtype = reference.expected[name]
-        array = present[name]
-        if tuple(array.shape) != tuple(shape):
-            yield finding("CW408", f"{run.run.weights}: {name} has shape {tuple(array.shape)}, the reference "
+        tensor = present[name]
+        if tensor.shape != tuple(shape):
+            yield finding("CW408", f"{run.run.weights}: {name} has shape {tensor.shape}, the reference "
                                    f"{tuple(shape)}", where)
-        elif str(array.dtype) != dtype:
-            yield finding("CW409", f"{run.run.weights}: {name} is {array.dtype}, the reference {dtype}", where)
-        elif array.dtype.kind == "f" and not np.isfinite(array).all():
-            bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
-            yield finding("CW410", f"{run.run.weights}: {name} has {bad} NaN or infinite values", where)
+        elif tensor.dtype != dtype:
+            yield finding("CW409", f"{run.run.weights}: {name} is {tensor.dtype}, the reference {dtype}", where)
+        elif tensor.nonfinite:
+            yield finding("CW410", f"{run.run.weights}: {name} has {tensor.nonfinite} NaN or infinite values", where)
+
+
+def _summaries(ctx: Context, path: str, location: tuple[Path, str], fmt: str) -> dict[str, TensorSummary]:
+    """A run's tensor summaries: those the files stage made from the bytes it verified (read once), or, for
+    weights fetched by URI (verified by the download into the private cache), read and summarised here."""
+    if path in ctx.weights_read:
+        read = ctx.weights_read[path]
+        if isinstance(read, BaseException):
+            raise read  # a WeightsError becomes its finding; anything else is cwcontrib's bug (CW001)
+        return dict(read)
+    tensors = read_weights(*location, fmt)
+    return {name: summarise(array) for name, array in tensors.items()}
 
 
 def weights_location(ctx: Context, weights: str) -> tuple[Path, str] | None:
@@ -170,11 +179,11 @@ def weights_load_strictly(ctx: Context) -> Iterator[Finding]:
                 continue
             ctx.looking_at = path
             try:
-                tensors = read_weights(*location, fmt)
+                summaries = _summaries(ctx, path, location, fmt)
             except WeightsError as exc:
                 yield finding(exc.code, f"{path}: {exc}", run.at("weights"))
                 continue
-            problems = list(_compare(reference, model_tensors(tensors, fmt), run))
+            problems = list(_compare(reference, model_tensors(summaries, fmt), run))
             yield from problems
             if not problems:
                 ctx.weights_ok.add((trial_id, run.framework))

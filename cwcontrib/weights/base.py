@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from cwcontrib.limits import GiB, MiB
 
@@ -61,3 +63,37 @@ def library_failures(code: str, what: str, libraries: tuple[str, ...],
         if isinstance(exc, WeightsError) or not raised_within(exc, libraries):
             raise
         raise WeightsError(code, f"{what}: {type(exc).__name__}: {exc}") from None
+
+
+class BufferReader(io.RawIOBase):
+    """A read-only, seekable file over bytes already in memory (and already verified), without copying them:
+    `io.BytesIO(bytearray)` would copy the whole file. What zipfile, torch.load and h5py need of a file."""
+
+    def __init__(self, data: bytes | bytearray | memoryview) -> None:
+        super().__init__()
+        self._view = memoryview(data).cast("B")
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        target = memoryview(buffer).cast("B")
+        chunk = self._view[self._position:self._position + len(target)]
+        target[:len(chunk)] = chunk
+        self._position += len(chunk)
+        return len(chunk)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._view)}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._position = base + offset
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+

@@ -8,6 +8,7 @@ CVE-2026-0897) are refused before any dataset is read.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -78,6 +79,12 @@ def _walk(root: Any, limits: WeightsLimits) -> list[tuple[str, Any]]:
 
 
 def read_keras_h5(handle: BinaryIO, file_size: int, limits: WeightsLimits) -> dict[str, np.ndarray]:
+    return dict(iter_keras_h5(handle, file_size, limits))
+
+
+def iter_keras_h5(handle: BinaryIO, file_size: int, limits: WeightsLimits) -> Iterator[tuple[str, np.ndarray]]:
+    """The datasets one at a time (each read when asked for), so that a caller summarising them holds one
+    dataset beside the file; the whole file is walked and every dataset checked before the first is read."""
     if handle.read(8) != HDF5_SIGNATURE:
         raise WeightsError("CW401", "no HDF5 signature at the start of the file")
     handle.seek(0)
@@ -89,4 +96,5 @@ def read_keras_h5(handle: BinaryIO, file_size: int, limits: WeightsLimits) -> di
         total = sum(_check_dataset(path, ds, limits) for path, ds in datasets)
         if total > limits.tensor_bytes:
             raise WeightsError("CW406", f"datasets declare {total} bytes, over the limit of {limits.tensor_bytes}")
-        return {path: np.asarray(ds[()]).copy() for path, ds in datasets}
+        for path, ds in datasets:
+            yield path, np.asarray(ds[()])  # h5py reads into a new array of its own: no copy needed

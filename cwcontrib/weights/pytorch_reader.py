@@ -10,17 +10,16 @@ CVE-2026-24747).
 
 from __future__ import annotations
 
-import io
 import lzma
 import pickle
 import pickletools
 import zipfile
 import zlib
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 
-from cwcontrib.weights.base import WeightsError, WeightsLimits, library_failures, raised_within
+from cwcontrib.weights.base import BufferReader, WeightsError, WeightsLimits, library_failures, raised_within
 
 MINIMUM_TORCH = (2, 10)
 
@@ -142,14 +141,20 @@ def torch_version_ok(version: str) -> bool:
 
 
 def read_pytorch(handle: BinaryIO, file_size: int, limits: WeightsLimits) -> dict[str, np.ndarray]:
-    raw = handle.read()
-    if not raw.startswith(b"PK\x03\x04"):
-        if raw[:1] == b"\x80":
+    return read_pytorch_buffer(handle.read(), limits)
+
+
+def read_pytorch_buffer(raw: bytes | bytearray, limits: WeightsLimits) -> dict[str, np.ndarray]:
+    """A whole checkpoint already in memory (and verified), read without copying it: zipfile and torch.load
+    read it through a BufferReader."""
+    magic = bytes(raw[:4])
+    if magic != b"PK\x03\x04":
+        if magic[:1] == b"\x80":
             raise WeightsError("CW401", "this is a legacy (pre-1.6) torch pickle, not a zip checkpoint; "
                                         "re-save with torch.save or, better, export safetensors")
         raise WeightsError("CW401", "not a torch zip checkpoint (no zip signature)")
     with library_failures("CW402", "the zip container is damaged", ("zipfile",), ZIP_ERRORS):
-        archive = zipfile.ZipFile(io.BytesIO(raw))
+        archive = zipfile.ZipFile(BufferReader(raw))
         pickled, storages = _data_pickle(archive, limits)
     scan_pickle(pickled, limits)
     import torch
@@ -164,7 +169,7 @@ def read_pytorch(handle: BinaryIO, file_size: int, limits: WeightsLimits) -> dic
     return {str(k): _numpy(v) for k, v in state.items()}
 
 
-def _torch_load(raw: bytes) -> Any:
+def _torch_load(raw: bytes | bytearray) -> Any:
     """The second wall. Its refusals are UnpicklingErrors (CW403); a pickle that passed both allowlists can
     still make torch's rebuild functions fail on inconsistent records (missing storages, offsets beyond a
     storage, wrong argument counts): the file is damaged (CW402)."""
@@ -172,7 +177,7 @@ def _torch_load(raw: bytes) -> Any:
 
     try:
         with library_failures("CW402", "torch.load cannot rebuild the tensors", ("torch",), TORCH_LOAD_ERRORS):
-            return torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
+            return torch.load(cast(BinaryIO, BufferReader(raw)), weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as exc:
         if not raised_within(exc, ("torch",)):
             raise
@@ -221,4 +226,4 @@ def _numpy(tensor: object) -> np.ndarray:
     assert isinstance(tensor, torch.Tensor)
     if tensor.dtype == torch.bfloat16:
         tensor = tensor.float()
-    return tensor.detach().cpu().numpy().copy()
+    return tensor.detach().cpu().numpy()  # shares the loaded tensor's memory, which nothing else holds

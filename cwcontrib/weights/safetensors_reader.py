@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -52,14 +53,19 @@ def _unsigned(literal: str) -> int:
 
 
 def _header(handle: BinaryIO, file_size: int, limits: WeightsLimits) -> tuple[dict[str, Any], int]:
-    prefix = handle.read(8)
+    return _parse_header(handle.read(8), handle.read, file_size, limits)
+
+
+def _parse_header(prefix: bytes, read: Callable[[int], bytes], file_size: int,
+                  limits: WeightsLimits) -> tuple[dict[str, Any], int]:
+    """The JSON header; `read(n)` gives the n bytes after the 8-byte length prefix."""
     if len(prefix) < 8:
         raise WeightsError("CW401", "the file is shorter than the 8-byte safetensors header length")
     (length,) = struct.unpack("<Q", prefix)
     if length > limits.header_bytes or length > file_size - 8:
         raise WeightsError("CW402", f"the header claims {length} bytes (file has {file_size}, "
                                     f"limit {limits.header_bytes})")
-    raw = handle.read(length)
+    raw = read(length)
     if not raw.lstrip(b" ").startswith(b"{"):
         raise WeightsError("CW401", "the header is not a JSON object: not a safetensors file")
     try:
@@ -132,24 +138,46 @@ def _check_layout(entries: list[Entry], data_size: int) -> None:
         raise WeightsError("CW402", f"{data_size - position} bytes after the last tensor are unreferenced")
 
 
-def _to_array(buffer: bytes, dtype: str, shape: list[int]) -> np.ndarray:
-    array = np.frombuffer(buffer, dtype=_DTYPES[dtype][0]).reshape(shape)
+def _to_array(buffer: bytes | bytearray, dtype: str, shape: list[int], offset: int = 0) -> np.ndarray:
+    """A view on `buffer` (private to the reader, never copied), or a new array for bfloat16, widened."""
+    count = int(np.prod(shape, dtype=object))
+    array = np.frombuffer(buffer, dtype=_DTYPES[dtype][0], count=count, offset=offset).reshape(shape)
     if dtype == "BF16":  # bfloat16 is the top half of a float32
         array = (array.astype(np.uint32) << 16).view(np.float32)
-    return array.copy()
+    return array
+
+
+def _checked_entries(header: dict[str, Any], data_size: int, limits: WeightsLimits) -> list[Entry]:
+    entries = _entries(header, data_size, limits)
+    if data_size > limits.tensor_bytes:
+        raise WeightsError("CW406", f"{data_size} bytes of tensors, over the limit of {limits.tensor_bytes}")
+    return sorted(entries, key=lambda e: e[3])
 
 
 def read_safetensors(handle: BinaryIO, file_size: int, limits: WeightsLimits) -> dict[str, np.ndarray]:
     header, data_start = _header(handle, file_size, limits)
     data_size = file_size - data_start
-    entries = _entries(header, data_size, limits)
-    if data_size > limits.tensor_bytes:
-        raise WeightsError("CW406", f"{data_size} bytes of tensors, over the limit of {limits.tensor_bytes}")
     tensors: dict[str, np.ndarray] = {}
-    for name, dtype, shape, begin, end in sorted(entries, key=lambda e: e[3]):
+    for name, dtype, shape, begin, end in _checked_entries(header, data_size, limits):
         handle.seek(data_start + begin)
-        buffer = handle.read(end - begin)
-        if len(buffer) != end - begin:
+        buffer = bytearray(end - begin)  # each tensor's own writable buffer: its array is a view, not a copy
+        if handle.readinto(buffer) != end - begin:  # type: ignore[attr-defined]
             raise WeightsError("CW402", f"tensor {name!r} is truncated")
         tensors[name] = _to_array(buffer, dtype, shape)
     return tensors
+
+
+def iter_safetensors_buffer(data: bytes | bytearray, limits: WeightsLimits) -> Iterator[tuple[str, np.ndarray]]:
+    """The tensors of a whole safetensors file already in memory (and verified), as views on `data`, in file
+    order: nothing is copied, so `data` is what they hold. Every check of `read_safetensors` runs before the
+    first tensor is yielded."""
+    view = memoryview(data)
+    position = 8
+
+    def read(n: int) -> bytes:
+        return bytes(view[position:position + n])  # the header only: bounded by limits.header_bytes
+
+    header, data_start = _parse_header(bytes(view[:8]), read, len(data), limits)
+    entries = _checked_entries(header, len(data) - data_start, limits)
+    for name, dtype, shape, begin, _end in entries:
+        yield name, _to_array(data, dtype, shape, data_start + begin)
