@@ -67,7 +67,7 @@ def scan_pickle(data: bytes, limits: WeightsLimits) -> None:
     # pickletools raises ValueError (UnicodeDecodeError included) on bytes it cannot parse: a damaged pickle.
     with library_failures("CW402", "data.pkl is not a complete pickle", ("pickletools",), (ValueError,)):
         for count, (op, arg, pos) in enumerate(pickletools.genops(data)):
-            if count > limits.pickle_opcodes:
+            if count >= limits.pickle_opcodes:  # 0-based: this is opcode number count + 1
                 raise WeightsError("CW406", f"more than {limits.pickle_opcodes} pickle opcodes")
             name = op.name
             if name not in _PLAIN_OPCODES:
