@@ -4,10 +4,13 @@
     export_torch(model, "weights/t01-pytorch.onnx", input_shape=(8, 8, 1))   # (height, width, channels)
 
 PyTorch: `torch.onnx.export` with the TorchScript exporter (dynamo=False: no network, no onnxscript
-rewriting), opset DEFAULT_OPSET, one input `input` of shape (batch, channels, height, width) — the run's layout
-is then NCHW — and one output `logits`, the batch dimension dynamic, every weight embedded in the file (never
-external data). The bytes are checked with the validator's own `check_onnx_bytes` before anything is written,
-then written beside the target and renamed over it, so an export that returns is a graph the weights stage accepts.
+rewriting), opset DEFAULT_OPSET, in inference mode without fusing BatchNorm into the convolutions before it
+(TrainingMode.PRESERVE on a model in eval(), no constant folding: the graph keeps the architecture's layers, their
+epsilon and momentum, for the fingerprint), one input `input` of shape (batch, channels, height, width) — the
+run's layout is then NCHW — and one output `logits`, the batch dimension dynamic, every weight embedded in the
+file (never external data). The bytes are checked with the validator's own `check_onnx_bytes` before anything is
+written, then written beside the target and renamed over it, so an export that returns is a graph the weights
+stage accepts.
 
 Keras: Keras' own ONNX export (`model.export(path, format="onnx")`) and tf2onnx need the `tf2onnx` package, whose
 protobuf pin conflicts with the TensorFlow this project supports; export_keras says so instead of guessing.
@@ -50,7 +53,8 @@ def torch_onnx_bytes(model: Any, input_shape: tuple[int, int, int], opset: int =
             warnings.simplefilter("ignore", DeprecationWarning)
             torch.onnx.export(model, (example,), written, dynamo=False, opset_version=opset, input_names=["input"],
                               output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-                              do_constant_folding=True, export_params=True)
+                              do_constant_folding=False, export_params=True,
+                              training=torch.onnx.TrainingMode.PRESERVE)
         data = written.read_bytes()  # the graph alone: anything the exporter put beside it is refused below
     except (RuntimeError, ValueError, TypeError) as exc:
         raise OnnxExportError(f"torch.onnx.export failed: {exc}") from exc
