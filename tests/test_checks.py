@@ -211,6 +211,7 @@ def test_every_stage_code_has_a_case() -> None:
     covered |= {"CW326"}  # a scan limit: tests/test_secrets.py
     covered |= {"CW327"}  # a declared accuracy measure: tests/test_import_wandb.py
     covered |= {"CW216"}  # a refused download: tests/test_remote_weights.py, against a real HTTPS server
+    covered |= {"CW331", "CW332"}  # schema 1.2's epochs_trained and rounded accuracies: tests/test_schema_1_2.py
     assert {c for c, e in REGISTRY.items() if c.startswith(("CW2", "CW3")) and e.active} <= covered
 
 
