@@ -40,6 +40,21 @@ def _expected_tensors(framework: str, model: Any) -> dict[str, tuple[tuple[int, 
     return {k: (v.shape, str(v.dtype)) for k, v in keras_reference_tensors(model).items()}
 
 
+def reference_name(model: Manifest, key: str) -> str:
+    """What a framework key's reference is built from: the architecture's name, except in a pair of library models
+    where the key's implementation names a builder of its own framework (`torchvision.models.resnet18` with a
+    `keras.applications.ResNet50V2` key): then that builder, so that a pair outside the table of equivalents gets
+    both references and a verdict naming their differences, instead of CW412 for the side with no equivalent."""
+    from cwcontrib.architectures.library import parse
+
+    name = model.architecture.name
+    implementation = model.architecture.implementations.get(key)
+    own = parse(implementation.definition) if implementation is not None and implementation.definition else None
+    if parse(name) is not None and own is not None and own.framework == model.frameworks[key].name.value:
+        return own.name
+    return name
+
+
 def build_reference(model: Manifest, key: str) -> Reference:
     """Raises ArchitectureError (unknown name/modification) or ImportError (framework missing)."""
     from cwcontrib.architectures import build, fingerprint
@@ -51,7 +66,7 @@ def build_reference(model: Manifest, key: str) -> Reference:
     shape = (architecture.input_shape.height, architecture.input_shape.width, architecture.input_shape.channels)
     # PyTorch references live on the meta device (shapes, no memory); weights are assigned at evaluation.
     meta = {"meta": True} if framework == "pytorch" else {}
-    built = build(architecture.name, framework, architecture.num_classes, shape, modifications, **meta)
+    built = build(reference_name(model, key), framework, architecture.num_classes, shape, modifications, **meta)
     return Reference(key, framework, built, _expected_tensors(framework, built), fingerprint(built, shape, label=key))
 
 
