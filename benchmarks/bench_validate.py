@@ -42,10 +42,17 @@ def warm(files: list[Path]) -> None:
                 pass
 
 
-def openssl_seconds(files: list[Path]) -> float:
-    start = time.perf_counter()
+def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
+    """CPU time (user + system, all threads): the work done, which other jobs on a loaded machine do not change."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def openssl_seconds(files: list[Path]) -> tuple[float, float]:
+    """Wall and CPU seconds of one `openssl dgst -sha256` over the files."""
+    start, cpu = time.perf_counter(), cpu_seconds(resource.RUSAGE_CHILDREN)
     subprocess.run(["openssl", "dgst", "-sha256", *map(str, files)], check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, cpu_seconds(resource.RUSAGE_CHILDREN) - cpu
 
 
 def import_frameworks() -> None:
@@ -65,11 +72,12 @@ def timed_validation(root: Path) -> tuple[dict[str, float], dict[str, float], bo
     run_stage, run_check = validate._run_stage, validate._run_check
 
     def timed(ctx: object, stage: str) -> list[object]:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         try:
             return run_stage(ctx, stage)  # type: ignore[arg-type]
         finally:
             seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - start
+            seconds[f"{stage} cpu"] = seconds.get(f"{stage} cpu", 0.0) + cpu_seconds() - cpu
             PEAKS.setdefault(stage, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # first run's
 
     def timed_check(ctx: object, registered: Any) -> list[object]:
@@ -94,6 +102,7 @@ PEAKS: dict[str, int] = {}
 
 # The weights stage's check that builds the trusted reference models (a fixed cost per framework, whatever the
 # number of files) and the one that compares every file with them.
+READING = ("files", "weights")  # the stages whose CPU time is printed
 BUILD_CHECK = "reference_architectures_match_the_declaration"
 LOAD_CHECK = "weights_load_strictly"
 
@@ -121,18 +130,20 @@ def main(argv: list[str] | None = None) -> int:
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     ratios, io_ratios, rows = [], [], []
     for repeat in range(args.repeats):
-        base = openssl_seconds(files)
+        base, base_cpu = openssl_seconds(files)
         stages, checks, ok = timed_validation(root)
+        stages = {name: s for name, s in stages.items() if not name.endswith(" cpu") or name[:-4] in READING}
         reading = stages.get("files", 0.0) + stages.get("weights", 0.0)
         ratio = base / reading  # throughputs over the same bytes: (total / reading) / (total / base)
         # The reading work alone: the files stage and the per-file weights check, without building references.
         io_seconds = stages.get("files", 0.0) + checks.get(LOAD_CHECK, 0.0)
         ratios.append(ratio)
         io_ratios.append(base / io_seconds)
-        rows.append((repeat + 1, base, stages, checks, reading, ratio, io_seconds, ok))
-    for repeat, base, stages, checks, reading, ratio, io_seconds, ok in rows:
+        rows.append((repeat + 1, base, base_cpu, stages, checks, reading, ratio, io_seconds, ok))
+    for repeat, base, base_cpu, stages, checks, reading, ratio, io_seconds, ok in rows:
         per_stage = ", ".join(f"{name} {s:.2f} s" for name, s in stages.items())
-        print(f"#{repeat}: openssl {base:.2f} s ({total / base / 2**20:.0f} MiB/s); cwcontrib {per_stage} (weights: "
+        print(f"#{repeat}: openssl {base:.2f} s, cpu {base_cpu:.2f} s ({total / base / 2**20:.0f} MiB/s); cwcontrib "
+              f"{per_stage} (weights: "
               f"references {checks.get(BUILD_CHECK, 0.0):.2f} s, files {checks.get(LOAD_CHECK, 0.0):.2f} s); "
               f"files+weights {reading:.2f} s ({total / reading / 2**20:.0f} MiB/s); ratio {ratio:.2f}; "
               f"without building references {io_seconds:.2f} s, ratio {base / io_seconds:.2f}; valid {ok}")

@@ -30,14 +30,17 @@ def sha256_confined(root: Path, rel: str, on_bytes: Callable[[int], None] = _ign
     return digest.hexdigest()
 
 
-def read_hashed_confined(root: Path, rel: str, size: int,
-                         on_bytes: Callable[[int], None] = _ignore) -> tuple[bytearray | None, str]:
+def read_hashed_confined(root: Path, rel: str, size: int, on_bytes: Callable[[int], None] = _ignore,
+                         into: bytearray | None = None) -> tuple[bytearray | memoryview | None, str]:
     """`root/rel` read once, through `open_confined`, into one private buffer of `size` bytes (the declared size,
     already checked against the listing and the limits), hashed chunk by chunk as it arrives: the bytes that
     were hashed are the bytes returned. The buffer is None when the file no longer has `size` bytes; the
-    digest is then the whole file's (read on into a scratch chunk, never into memory beyond `size`)."""
+    digest is then the whole file's (read on into a scratch chunk, never into memory beyond `size`).
+
+    With `into` (a private buffer of at least `size` bytes, reused from file to file to spare allocating and
+    faulting in fresh pages), the bytes are returned as a view of its first `size` bytes."""
     digest = hashlib.sha256()
-    data = bytearray(size)
+    data: bytearray | memoryview = bytearray(size) if into is None else memoryview(into)[:size]
     view = memoryview(data)
     filled = 0
     with open_confined(root, rel) as handle:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -117,6 +118,19 @@ def _workers() -> int:
                       else os.cpu_count() or 1))
 
 
+_LOCAL = threading.local()
+
+
+def _thread_buffer(size: int) -> bytearray:
+    """This hashing thread's buffer for whole weights files, reused from file to file (it dies with the thread):
+    at most the largest weights file it read, and nothing of one file outlives its summary."""
+    buffer: bytearray | None = getattr(_LOCAL, "buffer", None)
+    if buffer is None or len(buffer) < size:
+        _LOCAL.buffer = buffer = None  # the old one is freed before the new one is allocated
+        _LOCAL.buffer = buffer = bytearray(size)
+    return buffer
+
+
 @dataclass
 class _Checked:
     digest: str | None = None
@@ -132,7 +146,7 @@ def _check_one(ctx: Context, artifact: Artifact, path: str) -> _Checked:
     try:
         if artifact.format not in WEIGHTS_FORMATS:
             return _Checked(sha256_confined(ctx.root, path))
-        data, digest = read_hashed_confined(ctx.root, path, artifact.size)
+        data, digest = read_hashed_confined(ctx.root, path, artifact.size, into=_thread_buffer(artifact.size))
     except UnsafeFile as exc:
         return _Checked(unsafe=exc)
     if data is None or digest != artifact.sha256:

@@ -64,7 +64,7 @@ def read_weights(
         raise WeightsError("CW416", str(exc)) from None
 
 
-def iter_weights_buffer(data: bytearray, fmt: str,
+def iter_weights_buffer(data: bytearray | memoryview, fmt: str,
                         limits: WeightsLimits = DEFAULT_WEIGHTS_LIMITS) -> Iterator[tuple[str, np.ndarray]]:
     """The tensors of a whole weights file already in memory, whose bytes the caller verified (read once,
     hashed, compared with the declared sha256): the reader sees these bytes and no others. Arrays may be
@@ -95,7 +95,7 @@ def summarise(array: np.ndarray) -> TensorSummary:
     return TensorSummary(tuple(int(n) for n in array.shape), str(array.dtype), nonfinite)
 
 
-def summarise_weights(data: bytearray, fmt: str,
+def summarise_weights(data: bytearray | memoryview, fmt: str,
                       limits: WeightsLimits = DEFAULT_WEIGHTS_LIMITS) -> dict[str, TensorSummary]:
     """Each tensor's summary by name (sorted), one tensor alive at a time beside `data`."""
     return dict(sorted((name, summarise(array)) for name, array in iter_weights_buffer(data, fmt, limits)))
@@ -110,6 +110,7 @@ def read_verified(root: Path, rel: str, size: int, sha256: str) -> bytearray:
         raise WeightsError("CW416", str(exc)) from None
     if data is None or digest != sha256:
         raise WeightsError("CW416", f"the file is no longer the one verified (sha256 {digest}, verified {sha256})")
+    assert isinstance(data, bytearray)  # read without `into`: a buffer of its own, which the caller may keep
     return data
 
 

@@ -144,7 +144,7 @@ def read_pytorch(handle: BinaryIO, file_size: int, limits: WeightsLimits) -> dic
     return read_pytorch_buffer(handle.read(), limits)
 
 
-def read_pytorch_buffer(raw: bytes | bytearray, limits: WeightsLimits) -> dict[str, np.ndarray]:
+def read_pytorch_buffer(raw: bytes | bytearray | memoryview, limits: WeightsLimits) -> dict[str, np.ndarray]:
     """A whole checkpoint already in memory (and verified), read without copying it: zipfile and torch.load
     read it through a BufferReader."""
     magic = bytes(raw[:4])
@@ -169,7 +169,7 @@ def read_pytorch_buffer(raw: bytes | bytearray, limits: WeightsLimits) -> dict[s
     return {str(k): _numpy(v) for k, v in state.items()}
 
 
-def _torch_load(raw: bytes | bytearray) -> Any:
+def _torch_load(raw: bytes | bytearray | memoryview) -> Any:
     """The second wall. Its refusals are UnpicklingErrors (CW403); a pickle that passed both allowlists can
     still make torch's rebuild functions fail on inconsistent records (missing storages, offsets beyond a
     storage, wrong argument counts): the file is damaged (CW402)."""

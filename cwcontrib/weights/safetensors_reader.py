@@ -138,7 +138,7 @@ def _check_layout(entries: list[Entry], data_size: int) -> None:
         raise WeightsError("CW402", f"{data_size - position} bytes after the last tensor are unreferenced")
 
 
-def _to_array(buffer: bytes | bytearray, dtype: str, shape: list[int], offset: int = 0) -> np.ndarray:
+def _to_array(buffer: bytes | bytearray | memoryview, dtype: str, shape: list[int], offset: int = 0) -> np.ndarray:
     """A view on `buffer` (private to the reader, never copied), or a new array for bfloat16, widened."""
     count = int(np.prod(shape, dtype=object))
     array = np.frombuffer(buffer, dtype=_DTYPES[dtype][0], count=count, offset=offset).reshape(shape)
@@ -167,7 +167,8 @@ def read_safetensors(handle: BinaryIO, file_size: int, limits: WeightsLimits) ->
     return tensors
 
 
-def iter_safetensors_buffer(data: bytes | bytearray, limits: WeightsLimits) -> Iterator[tuple[str, np.ndarray]]:
+def iter_safetensors_buffer(data: bytes | bytearray | memoryview,
+                            limits: WeightsLimits) -> Iterator[tuple[str, np.ndarray]]:
     """The tensors of a whole safetensors file already in memory (and verified), as views on `data`, in file
     order: nothing is copied, so `data` is what they hold. Every check of `read_safetensors` runs before the
     first tensor is yielded."""
