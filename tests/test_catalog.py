@@ -49,7 +49,8 @@ def pairs(repo: Path) -> pd.DataFrame:
 def test_one_row_per_run_pair_trial_and_submission(repo: Path) -> None:
     meta = json.loads((repo / "catalog" / "catalog.json").read_text())
     assert {name: t["rows"] for name, t in meta["tables"].items()} == {"submissions": 1, "trials": 5, "runs": 10,
-                                                                       "pairs": 5, "retracted": 0}
+                                                                       "pairs": 5, "retracted": 0,
+                                                                       "hyperparameters": 5 * 13}  # 13 set per trial
     for name, spec in TABLES.items():
         table = pq.read_table(repo / "catalog" / spec.file)
         assert table.schema.equals(spec.schema, check_metadata=False), name
@@ -210,8 +211,8 @@ def test_a_run_without_weights_is_results_only(tmp_path: Path) -> None:
     assert read_table(root / "catalog", "submissions").iloc[0]["runs_with_weights"] == 8
 
 
-STEPS = ["wrote submissions.parquet", "wrote trials.parquet", "wrote runs.parquet", "wrote pairs.parquet",
-         "wrote croissant.json", "wrote catalog.json", "swapping", "swapped"]
+STEPS = ["wrote submissions.parquet", "wrote trials.parquet", "wrote hyperparameters.parquet", "wrote runs.parquet",
+         "wrote pairs.parquet", "wrote croissant.json", "wrote catalog.json", "swapping", "swapped"]
 
 
 @pytest.mark.parametrize("step", STEPS)

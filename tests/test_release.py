@@ -119,8 +119,9 @@ def test_a_first_release_commits_tags_and_writes_signed_assets(history: History)
     meta = json.loads(tag.commit.tree["catalog/catalog.json"].data_stream.read())
     assert meta["version"] == "1.0.0" and list(meta["submissions"]) == [SUB]
     published = {p.name for p in history.dist("1.0.0").iterdir()}
-    expected = {archive_name("1.0.0"), "CHANGELOG.md", "catalog.json", "croissant.json", "pairs.parquet",
-                "retracted.parquet", "runs.parquet", "submissions.parquet", "trials.parquet", SUMS, SIGNATURE}
+    expected = {archive_name("1.0.0"), "CHANGELOG.md", "catalog.json", "croissant.json", "hyperparameters.parquet",
+                "pairs.parquet", "retracted.parquet", "runs.parquet", "submissions.parquet", "trials.parquet", SUMS,
+                SIGNATURE}
     datasheet = {"DATASHEET.md"} if (history.root / "catalog" / "DATASHEET.md").is_file() else set()
     assert published == expected | datasheet
     changelog = (history.dist("1.0.0") / "CHANGELOG.md").read_text()
