@@ -214,3 +214,15 @@ def compare_graphs(a: Any, b: Any, input_shape: tuple[int, int, int], layouts: t
 
     return compare(onnx_fingerprint(a, input_shape, layouts[0], labels[0]),
                    onnx_fingerprint(b, input_shape, layouts[1], labels[1]))
+
+
+def output_shape(model: Any, input_shape: tuple[int, int, int], layout: str = "NCHW") -> tuple[int, ...]:
+    """The shape of the graph's single output for one example at the declared input ((1, classes) for a classifier);
+    raises FingerprintError when it cannot be inferred."""
+    outputs = list(model.graph.output)
+    if len(outputs) != 1:
+        raise FingerprintError(f"the graph has {len(outputs)} outputs; a classifier has one output of class scores")
+    shape = _shapes(model, input_shape, layout).get(outputs[0].name)
+    if shape is None:
+        raise FingerprintError(f"the shape of the graph's output {outputs[0].name!r} cannot be inferred")
+    return shape
