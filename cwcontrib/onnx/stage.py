@@ -9,7 +9,7 @@
   `Evaluation` whose harness is the ONNX Runtime harness's identity, evidence "onnxruntime" ("reproduced in ONNX
   Runtime"), never the framework harness's.
 
-Not yet called by `cwcontrib.checks`: the manifest has no `onnx` artifact format yet (see docs/onnx.md).
+Not yet called by `cwcontrib.checks`: the manifest has no `onnx` artifact format yet (docs/onnx.md, "What is left").
 """
 
 from __future__ import annotations
