@@ -81,8 +81,11 @@ def _parameter_count(architecture: str, frameworks: list[str], classes: int, sha
     One reference is enough (validate accepts either reference's count): PyTorch's, built on the meta device in
     a fraction of a second, where the submission has a PyTorch key; Keras' (seconds to import) otherwise."""
     from cwcontrib.architectures import ArchitectureError, build, fingerprint
+    from cwcontrib.architectures.library import parse
 
-    names = sorted({FRAMEWORK_KEYS[key].name for key in frameworks}, key=lambda n: n != "pytorch")
+    library = parse(architecture)
+    first = library.framework if library is not None else "pytorch"  # a library name builds in its own first
+    names = sorted({FRAMEWORK_KEYS[key].name for key in frameworks}, key=lambda n: n != first)
     for name in names:
         try:
             model = build(architecture, name, classes, shape, meta=name == "pytorch")
@@ -98,13 +101,32 @@ def _yaml_string(value: str) -> str:
     return json.dumps(value)  # a JSON string is a YAML double-quoted scalar
 
 
+def _architecture_text(architecture: str, frameworks: list[str]) -> tuple[str, dict[str, tuple[str | None, str]]]:
+    """The architecture's description, and per framework its library definition (None where a library name has no
+    equivalent in that framework) with the modifications that can be declared there."""
+    from cwcontrib.architectures import ArchitectureError, modifications_for, spec
+    from cwcontrib.architectures.library import parse, resolve
+
+    definitions: dict[str, tuple[str | None, str]] = {}
+    library = parse(architecture)
+    for name in sorted({FRAMEWORK_KEYS[key].name for key in frameworks}):
+        try:
+            definition = spec(architecture).definitions[name] if library is None else resolve(architecture, name).name
+            known = modifications_for(architecture, name)
+        except ArchitectureError:  # a library name without an equivalent in this framework
+            definitions[name] = (None, "see `cwcontrib architectures`")
+            continue
+        definitions[name] = (definition, ", ".join(known) if known else "none")
+    description = spec(architecture).description if library is None else f"the library builder {architecture}"
+    return description, definitions
+
+
 def manifest_text(submission_id: str | None, architecture: str, dataset: str, frameworks: list[str],
                   parameter_count: int | None) -> str:
     """The commented manifest. Every value is either known from the registries or FILL-IN."""
-    from cwcontrib.architectures import modifications_for, spec
     from cwcontrib.datasets import REGISTRY
 
-    arch = spec(architecture)
+    description, definitions = _architecture_text(architecture, frameworks)
     data = REGISTRY[dataset]
     height, width, channels = data.shape
     lines = [
@@ -138,8 +160,8 @@ def manifest_text(submission_id: str | None, architecture: str, dataset: str, fr
             "    cudnn: null  # cuDNN version, or null for CPU-only runs",
         ]
     lines += [
-        f"architecture:  # {architecture}: {arch.description}",
-        f"  name: {architecture}  # registry name (`cwcontrib architectures`)",
+        f"architecture:  # {architecture}: {description}",
+        f"  name: {architecture}  # registry or library name (`cwcontrib architectures`)",
         f"  num_classes: {data.num_classes}",
         f"  input_shape: {{height: {height}, width: {width}, channels: {channels}}}",
         f"  parameter_count: {parameter_count if parameter_count is not None else FILL_IN}"
@@ -148,12 +170,13 @@ def manifest_text(submission_id: str | None, architecture: str, dataset: str, fr
     ]
     for key in frameworks:
         kind = FRAMEWORK_KEYS[key]
-        known = modifications_for(architecture, kind.name)
-        listing = ", ".join(known) if known else "none"
+        definition, listing = definitions[kind.name]
         lines += [
             f"    {key}:",
-            f"      definition: {_yaml_string(arch.definitions[kind.name])}"
-            + "  # the library definition, or your own, e.g. code/train.py:Model",
+            (f"      definition: {_yaml_string(definition)}  # the library definition, or your own, e.g. "
+             "code/train.py:Model" if definition else
+             f"      definition: {FILL_IN}  # {architecture} has no {kind.name} equivalent in the table "
+             "(`cwcontrib architectures`): name this framework's own library builder"),
             f"      layout: {kind.layout}",
             f"      modifications: []  # declared changes the registry knows: {listing}",
         ]
@@ -222,10 +245,13 @@ def _check_target(target: Path) -> None:
 def scaffold(target: Path, *, architecture: str, dataset: str, frameworks: str, trials: int = 1) -> str:
     """Create the submission folder `target`; returns what to print (what was written and what comes next)."""
     from cwcontrib.architectures import names
+    from cwcontrib.architectures.library import parse
     from cwcontrib.datasets import REGISTRY
 
-    if architecture not in names():
-        raise ScaffoldError(f"unknown architecture {architecture!r}; valid: {', '.join(names())}")
+    if architecture not in names() and parse(architecture) is None:
+        raise ScaffoldError(f"unknown architecture {architecture!r}; valid: {', '.join(names())}, or a library "
+                            "builder by name: torchvision.models.<builder>, keras.applications.<Builder> "
+                            "(`cwcontrib architectures`)")
     if dataset not in REGISTRY:
         raise ScaffoldError(f"unknown dataset {dataset!r}; valid: {', '.join(sorted(REGISTRY))}")
     keys = parse_frameworks(frameworks)

@@ -222,3 +222,37 @@ def test_checksum_refuses_an_unreadable_manifest(demo: Path, capsys: pytest.Capt
     assert "CW104" in capsys.readouterr().err
     shutil.rmtree(demo)
     assert cli.main(["checksum", str(demo)]) == 2
+
+
+# --- init with a library architecture (issue 15) -------------------------------------------------------------------
+
+
+def test_init_takes_a_library_builder_and_fills_in_its_equivalent(tmp_path: Path) -> None:
+    sub = tmp_path / "mobilenets"
+    assert cli.main(["init", str(sub), "--architecture", "torchvision.models.mobilenet_v3_small", "--dataset",
+                     "cifar10", "--frameworks", "pytorch,keras"]) == 0
+    data = yaml.safe_load((sub / "submission.yaml").read_text(encoding="utf-8"))
+    implementations = data["architecture"]["implementations"]
+    assert data["architecture"]["name"] == "torchvision.models.mobilenet_v3_small"
+    assert implementations["pytorch"]["definition"] == "torchvision.models.mobilenet_v3_small"
+    assert implementations["keras"]["definition"] == "keras.applications.MobileNetV3Small"
+    assert data["architecture"]["parameter_count"] == 1_528_106  # torchvision's, counted as validate counts it
+
+
+def test_init_leaves_the_definition_to_fill_in_where_the_table_has_no_equivalent(tmp_path: Path) -> None:
+    sub = tmp_path / "squeeze"
+    assert cli.main(["init", str(sub), "--architecture", "torchvision.models.squeezenet1_1", "--dataset",
+                     "cifar10", "--frameworks", "pytorch,keras"]) == 0
+    text = (sub / "submission.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    assert data["architecture"]["implementations"]["keras"]["definition"] == "FILL-IN"
+    assert "has no tensorflow equivalent in the table" in text
+    assert isinstance(data["architecture"]["parameter_count"], int)
+
+
+def test_init_refuses_a_library_name_the_library_does_not_have(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["init", str(tmp_path / "x"), "--architecture", "torchvision.models.not_a_model", "--dataset",
+                     "cifar10", "--frameworks", "pytorch"]) == 2
+    assert "not_a_model" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
