@@ -463,6 +463,7 @@ class ArtifactFormat(StrEnum):
     PYTHON = "python"
     TEXT = "text"
     MARKDOWN = "markdown"
+    ONNX = "onnx"  # since schema 1.2: a network as an ONNX graph with its weights (docs/onnx.md)
 
 
 class Artifact(Strict):
@@ -535,6 +536,10 @@ class Manifest(Strict):
                 for name in ("hardware", "accuracy_measure"):
                     if getattr(framework, name) is not None:
                         raise ValueError(f"frameworks.{key}.{name} needs schema_version 1.1")
+        if version_tuple(self.schema_version) < (1, 2):
+            for i, artifact in enumerate(self.artifacts):
+                if artifact.format == ArtifactFormat.ONNX:
+                    raise ValueError(f"artifacts[{i}].format onnx needs schema_version 1.2")
         for where, name in self._versioned_fields():
             since = field_since(name)
             if version_tuple(self.schema_version) < version_tuple(since):
@@ -591,12 +596,20 @@ _CURVES_BEFORE_1_2 = (RelPath | None, Field(None, description="CSV with columns 
                                                               "val_loss, val_accuracy; one row per epoch."))
 
 
+# Artifact.format as 1.0 and 1.1 published it: without onnx.
+_FORMAT_BEFORE_1_2 = StrEnum("ArtifactFormat",  # type: ignore[misc]
+                             {f.name: f.value for f in ArtifactFormat if f is not ArtifactFormat.ONNX})
+_ARTIFACT_BEFORE_1_2 = create_model("Artifact", __base__=Artifact, __doc__=Artifact.__doc__,
+                                    format=(_FORMAT_BEFORE_1_2, ...))
+
+
 def _manifest_schema_model(version: str) -> type[BaseModel]:
     """The model a version's published JSON Schema is generated from: `Manifest` as that version has it, with
     `schema_version` fixed to it. `Manifest` itself reads every supported version."""
     fields: dict[str, Any] = {"schema_version": (Literal[version], ...)}
     base: type[BaseModel] = Manifest
     if version_tuple(version) < (1, 2):
+        fields["artifacts"] = (list[_ARTIFACT_BEFORE_1_2], Manifest.model_fields["artifacts"])  # type: ignore[valid-type]
         overrides: Any = _partial(_variant(Hyperparameters, drop=HYPERPARAMETER_FIELDS_SINCE_1_2),
                                   "HyperparameterOverrides")
         run_drop = RUN_FIELDS_SINCE_1_2 + (RUN_FIELDS_SINCE_1_1 if version == "1.0" else ())
@@ -627,4 +640,5 @@ EXTENSIONS: dict[ArtifactFormat, tuple[str, ...]] = {
     ArtifactFormat.PYTHON: (".py",),
     ArtifactFormat.TEXT: (".txt", ".cfg", ".toml", ".ini", ".sh", ".lock"),
     ArtifactFormat.MARKDOWN: (".md",),
+    ArtifactFormat.ONNX: (".onnx",),
 }
