@@ -106,6 +106,14 @@ def _predict(ctx: Context, key: str, path: str, fmt: str, x: np.ndarray, device:
     reference = ctx.references[key]
     location = weights_location(ctx, path)
     assert location is not None  # only runs whose weights loaded strictly in stage 4 are evaluated
+    if reference.framework == "onnx":  # the run's own graph, by the ONNX Runtime harness (evidence "onnxruntime")
+        from cwcontrib.onnx.check import read_onnx
+        from cwcontrib.onnx.harness import predict_onnx
+
+        assert ctx.model is not None
+        implementation = ctx.model.architecture.implementations.get(key)
+        layout = implementation.layout.value if implementation is not None else "NCHW"
+        return predict_onnx(read_onnx(*location), x, layout, device)
     assert ctx.model is not None
     artifact = next(a for a in ctx.model.artifacts if (a.path or a.uri) == path)
     # Read again (stage 2 kept only summaries), and loaded only if these bytes are the ones verified.
@@ -132,6 +140,21 @@ def _pair_result(trial: ResolvedTrial, labels: np.ndarray, evaluated: dict[str, 
         "disagreement_rate": float(np.mean(pa != pb)),
         "mcnemar": test.as_dict(),
     }
+
+
+def _onnx_device(device: str) -> str:
+    """ONNX Runtime's device: CUDA when the run's device is and ONNX Runtime has its CUDA provider, else CPU."""
+    from cwcontrib.onnx.harness import resolve_onnx_device
+
+    return resolve_onnx_device("auto") if device == "cuda" else "cpu"
+
+
+def _harness(framework: str, device: str) -> dict[str, str]:
+    if framework == "onnx":
+        from cwcontrib.onnx.harness import onnx_harness_identity
+
+        return onnx_harness_identity(device)
+    return harness_identity(framework)
 
 
 @check("evaluation", "CW503", needs=("trials",))
@@ -312,7 +335,7 @@ def predictions_count_the_claims(ctx: Context) -> Iterator[Finding]:
         except (PredictionsError, TableError) as exc:
             yield finding("CW507", f"{path}: {exc}", Location(path, exc.line))
             continue
-        if classes is None:
+        if classes is None or not 0.0 <= run.run.test_accuracy <= 1.0:  # not a fraction: CW303 (stage 3) says so
             continue
         correct, claimed = int(np.sum(classes == labels)), round(run.run.test_accuracy * n)
         if correct != claimed:
@@ -394,7 +417,7 @@ def claims_reproduce(ctx: Context) -> Iterator[Finding]:
                 ctx.progress.advance(1)
                 assert run.run.weights is not None  # runs without weights are absent from the plan
                 framework = ctx.references[key].framework
-                used = device if framework == "pytorch" else "cpu"
+                used = device if framework == "pytorch" else _onnx_device(device) if framework == "onnx" else "cpu"
                 ctx.looking_at = run.run.weights
                 try:
                     predictions = _predict(ctx, key, run.run.weights, formats[run.run.weights], x, used)
@@ -411,7 +434,7 @@ def claims_reproduce(ctx: Context) -> Iterator[Finding]:
                     trial=trial.id, framework=key, n=n,
                     claimed_correct=round(run.run.test_accuracy * n),
                     measured_correct=int(np.sum(predictions == split.labels)),
-                    tolerance=allowed, device=used, harness=harness_identity(framework),
+                    tolerance=allowed, device=used, harness=_harness(framework, used),
                     predictions=predictions.tobytes(), dtype=predictions.dtype.str,
                 )
                 evaluated[key] = result
