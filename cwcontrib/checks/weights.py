@@ -90,7 +90,11 @@ def reference_architectures_match_the_declaration(ctx: Context) -> Iterator[Find
         yield finding("CW415", f"input {shape.height}x{shape.width} has {shape.height * shape.width:,} pixels, over "
                                f"the limit of {ctx.limits.reference_pixels:,}", ctx.at("/architecture/input_shape"))
         return
+    graphs = onnx_keys(ctx)
     for key in sorted(model.frameworks):
+        if key in graphs:  # the run's own ONNX graph is its architecture: checked per run in weights_load_strictly
+            ctx.references[key] = Reference(key, "onnx", None, {}, None)
+            continue
         try:
             reference = build_reference(model, key)
         except ArchitectureError as exc:
@@ -106,15 +110,16 @@ def reference_architectures_match_the_declaration(ctx: Context) -> Iterator[Find
     # convolutions, torchvision's has not): the count must be one of theirs, and the pair verdict (CW413) names
     # the difference between them.
     declared = model.architecture.parameter_count
-    counts = {key: reference.fingerprint.parameters for key, reference in sorted(ctx.references.items())}
+    built = {key: reference for key, reference in sorted(ctx.references.items()) if reference.fingerprint is not None}
+    counts = {key: reference.fingerprint.parameters for key, reference in built.items()}
     if declared not in counts.values():
         for key, counted in counts.items():
             yield finding("CW411", f"{key}: the reference {model.architecture.name} has {counted:,} parameters, "
                                    f"declared {declared:,}", ctx.at("/architecture/parameter_count"))
-    ctx.results["architectures"] = {k: r.fingerprint.as_dict() for k, r in sorted(ctx.references.items())}
+    ctx.results["architectures"] = {k: r.fingerprint.as_dict() for k, r in built.items()}
     verdicts = []
-    for a, b in combinations(sorted(ctx.references), 2):
-        verdict = compare(ctx.references[a].fingerprint, ctx.references[b].fingerprint)
+    for a, b in combinations(sorted(built), 2):
+        verdict = compare(built[a].fingerprint, built[b].fingerprint)
         verdicts.append({"frameworks": [a, b], **verdict.as_dict()})
         if not verdict.equivalent:
             yield finding("CW413", f"{a} vs {b}: {verdict.summary()}", ctx.at("/architecture"))
@@ -162,13 +167,50 @@ def weights_location(ctx: Context, weights: str) -> tuple[Path, str] | None:
     return (ctx.root, weights) if weights in ctx.verified else None
 
 
+def onnx_keys(ctx: Context) -> set[str]:
+    """Framework keys whose every run with weights ships an ONNX graph (`format: onnx`, issue 15): no reference
+    builder is needed for them, the graph is the architecture."""
+    assert ctx.model is not None
+    formats = weights_formats(ctx.model)
+    seen: dict[str, set[str]] = {}
+    for trial in ctx.trials:
+        for key, run in trial.runs.items():
+            if run.run.weights:
+                seen.setdefault(key, set()).add(formats.get(run.run.weights, ""))
+    return {key for key, found in seen.items() if found == {"onnx"}}
+
+
+def _onnx_run(ctx: Context, run: ResolvedRun, path: str, location: tuple[Path, str]) -> list[Finding]:
+    """A run's ONNX graph: read and checked as data (CW416-CW423), then against the declaration (CW408, CW411)."""
+    import importlib.util
+
+    from cwcontrib.onnx.stage import check_graph
+
+    assert ctx.model is not None
+    missing = [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
+    if missing:
+        return [finding("CW414", f"{path}: checking an ONNX graph needs {' and '.join(missing)} (cwcontrib[onnx])",
+                        run.at("weights"))]
+    architecture = ctx.model.architecture
+    shape = architecture.input_shape
+    implementation = architecture.implementations.get(run.framework)
+    layout = implementation.layout.value if implementation is not None else "NCHW"
+    problems, graph = check_graph(*location, input_shape=(shape.height, shape.width, shape.channels), layout=layout,
+                                  num_classes=architecture.num_classes, parameter_count=architecture.parameter_count,
+                                  where=run.at("weights"), label=run.framework)
+    if graph is not None:
+        ctx.results.setdefault("onnx_graphs", {})[path] = graph.fingerprint.as_dict()
+    return problems
+
+
 def weights_formats(model: Manifest) -> dict[str, str]:
     """Artifact format by the name a run's `weights` uses: its path, or its URI when declared by URI only."""
     return {(a.path or a.uri or ""): a.format.value for a in model.artifacts}
 
 
 @check("weights", "CW400", "CW401", "CW402", "CW403", "CW404", "CW405", "CW406", "CW407", "CW408", "CW409",
-       "CW410", "CW414", "CW416", needs=("model", "trials", "verified", "fetched", "references"),
+       "CW410", "CW411", "CW414", "CW416", "CW417", "CW418", "CW419", "CW420", "CW421", "CW422", "CW423",
+       needs=("model", "trials", "verified", "fetched", "references"),
        provides=("weights_ok",))
 def weights_load_strictly(ctx: Context) -> Iterator[Finding]:
     model = ctx.model
@@ -187,6 +229,13 @@ def weights_load_strictly(ctx: Context) -> Iterator[Finding]:
                 continue  # missing, unsafe, altered or remote: stage 2 said so
             reference = ctx.references[run.framework]
             fmt = formats.get(path, "")
+            if reference.framework == "onnx":
+                ctx.looking_at = path
+                problems = _onnx_run(ctx, run, path, location)
+                yield from problems
+                if not problems:
+                    ctx.weights_ok.add((trial_id, run.framework))
+                continue
             allowed = FORMATS_FOR_FRAMEWORK.get(reference.framework, ())
             if fmt not in allowed:
                 yield finding("CW400", f"{path} is declared as {fmt or 'undeclared'}; {reference.framework} runs "
