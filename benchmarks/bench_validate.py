@@ -71,19 +71,19 @@ def timed_validation(root: Path) -> tuple[dict[str, float], dict[str, float], bo
     per_check: dict[str, float] = {}
     run_stage, run_check = validate._run_stage, validate._run_check
 
-    def timed(ctx: object, stage: str) -> list[object]:
+    def timed(ctx: Any, stage: str) -> list[Any]:
         start, cpu = time.perf_counter(), cpu_seconds()
         try:
-            return run_stage(ctx, stage)  # type: ignore[arg-type]
+            return run_stage(ctx, stage)
         finally:
             seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - start
             seconds[f"{stage} cpu"] = seconds.get(f"{stage} cpu", 0.0) + cpu_seconds() - cpu
             PEAKS.setdefault(stage, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # first run's
 
-    def timed_check(ctx: object, registered: Any) -> list[object]:
+    def timed_check(ctx: Any, registered: Any) -> list[Any]:
         start = time.perf_counter()
         try:
-            return run_check(ctx, registered)  # type: ignore[arg-type]
+            return run_check(ctx, registered)
         finally:
             per_check[registered.name] = per_check.get(registered.name, 0.0) + time.perf_counter() - start
 

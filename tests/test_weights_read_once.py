@@ -29,7 +29,7 @@ def test_read_hashed_confined_gives_the_bytes_it_hashed(tmp_path: Path) -> None:
     content = bytes(range(256)) * 40_000  # over two 4 MiB chunks
     (tmp_path / "f.bin").write_bytes(content)
     data, digest = read_hashed_confined(tmp_path, "f.bin", len(content))
-    assert data == content and digest == hashlib.sha256(content).hexdigest()
+    assert data is not None and bytes(data) == content and digest == hashlib.sha256(content).hexdigest()
     whole = hashlib.sha256(content).hexdigest()
     for size in (len(content) - 1, len(content) + 1):  # the file no longer has its declared size
         data, digest = read_hashed_confined(tmp_path, "f.bin", size)
