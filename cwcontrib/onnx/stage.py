@@ -9,7 +9,8 @@
   `Evaluation` whose harness is the ONNX Runtime harness's identity, evidence "onnxruntime" ("reproduced in ONNX
   Runtime"), never the framework harness's.
 
-Not yet called by `cwcontrib.checks`: the manifest has no `onnx` artifact format yet (docs/onnx.md, "What is left").
+`cwcontrib.checks.weights` calls the first for runs declared `format: onnx`; `cwcontrib.checks.evaluation` runs the
+same harness (docs/onnx.md).
 """
 
 from __future__ import annotations
