@@ -9,13 +9,14 @@ from __future__ import annotations
 import io
 import json
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
+import numpy as np
 import pytest
 
 from cwcontrib.weights import WeightsError, WeightsLimits
-from cwcontrib.weights.safetensors_reader import read_safetensors
-from tests.test_weights_safetensors_library import assert_never_more_lenient
+from cwcontrib.weights.safetensors_reader import iter_safetensors_buffer, read_safetensors
+from tests.test_weights_safetensors_library import EDGE_CASES, assert_never_more_lenient
 
 U64_MAX = 2**64 - 1
 W = {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}
@@ -199,3 +200,40 @@ def test_a_file_that_shrinks_while_read_is_truncated_at_its_first_tensor_in_file
     header = {"a": entry(offsets=(8, 12)), "b": entry(offsets=(0, 4)), "c": entry(offsets=(4, 8))}
     whole = file(header, FOUR * 3)
     assert refused(whole[:-6], size=len(whole)) == ("CW402", "tensor 'c' is truncated")
+
+
+# -- the in-memory reader (views on the verified bytes) must read exactly what read_safetensors reads ---------------
+
+def outcome(reader: Callable[[bytes], dict[str, np.ndarray]], data: bytes) -> object:
+    try:
+        return {name: (a.dtype.str, a.shape, a.tobytes()) for name, a in reader(data).items()}
+    except WeightsError as exc:
+        return (exc.code, str(exc))
+
+
+def from_handle(data: bytes) -> dict[str, np.ndarray]:
+    return read_safetensors(io.BytesIO(data), len(data), WeightsLimits())
+
+
+def from_memory(data: bytes) -> dict[str, np.ndarray]:
+    return dict(iter_safetensors_buffer(data, WeightsLimits()))
+
+
+MIXED = file({"__metadata__": {"format": "pt"},
+              "c": entry(shape=(2,), offsets=(14, 22), dtype="F32"),
+              "a": entry(shape=(2, 3), offsets=(0, 12), dtype="I16"),
+              "b": entry(shape=(1,), offsets=(12, 14), dtype="BF16"),
+              "e": entry(shape=(0, 5), offsets=(22, 22), dtype="F64")},
+             bytes(range(22)))
+
+
+@pytest.mark.parametrize("name", [*sorted(EDGE_CASES), "mixed"])
+def test_reading_from_memory_is_reading_from_the_file(name: str) -> None:
+    data = MIXED if name == "mixed" else EDGE_CASES[name]
+    assert outcome(from_memory, data) == outcome(from_handle, data)
+
+
+def test_reading_from_memory_yields_views_in_file_order() -> None:
+    names = [name for name, _ in iter_safetensors_buffer(MIXED, WeightsLimits())]
+    assert names == ["a", "b", "c", "e"]
+    assert from_memory(MIXED)["c"].tobytes() == bytes(range(14, 22))
