@@ -220,10 +220,10 @@ def from_memory(data: bytes) -> dict[str, np.ndarray]:
 
 
 MIXED = file({"__metadata__": {"format": "pt"},
+              "e": entry(shape=(0, 5), offsets=(22, 22), dtype="F64"),  # ends where c ends; listed first
               "c": entry(shape=(2,), offsets=(14, 22), dtype="F32"),
               "a": entry(shape=(2, 3), offsets=(0, 12), dtype="I16"),
-              "b": entry(shape=(1,), offsets=(12, 14), dtype="BF16"),
-              "e": entry(shape=(0, 5), offsets=(22, 22), dtype="F64")},
+              "b": entry(shape=(1,), offsets=(12, 14), dtype="BF16")},
              bytes(range(22)))
 
 
