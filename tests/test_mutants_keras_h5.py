@@ -135,3 +135,27 @@ def test_a_named_datatype_is_neither_group_nor_dataset(tmp_path: Path) -> None:
 
 def test_no_signature_no_hdf5(tmp_path: Path) -> None:
     assert refused(b"PK\x03\x04" + bytes(100)) == ("CW401", "no HDF5 signature at the start of the file")
+
+
+def test_one_dataset_exactly_at_the_limit_is_read(tmp_path: Path) -> None:
+    def build(f: Any) -> None:
+        f["a"] = np.zeros(4, dtype=np.float32)
+
+    assert list(read(h5(tmp_path, build), WeightsLimits(tensor_bytes=16))) == ["a"]
+
+
+def test_a_declared_size_beyond_64_bits_is_refused(tmp_path: Path) -> None:
+    """2**32 x 2**32 x 16 elements: 0 in 64-bit arithmetic; the size is computed exactly."""
+    def build(f: Any) -> None:
+        f.create_dataset("big", shape=(2**32, 2**32, 16), dtype=np.float32, chunks=(1, 1, 16))
+
+    assert refused(h5(tmp_path, build)) == (
+        "CW406", f"big declares {2**68 * 4} bytes, over the limit of {4 * 1024**3}")
+
+
+def test_a_damaged_file_says_so(tmp_path: Path) -> None:
+    from tests.conftest import DEMO
+
+    raw = (DEMO / "weights" / "t01-keras.weights.h5").read_bytes()
+    code, message = refused(raw[:2048] + bytes(len(raw) - 2048))
+    assert code == "CW402" and message.startswith("the HDF5 file cannot be read: ")
