@@ -69,7 +69,7 @@ def timed_validation(root: Path) -> tuple[dict[str, float], dict[str, float], bo
 
     seconds: dict[str, float] = {}
     per_check: dict[str, float] = {}
-    run_stage, run_check = validate._run_stage, validate._run_check
+    run_stage, run_check = validate.run_stage, validate._run_check
 
     def timed(ctx: Any, stage: str) -> list[Any]:
         start, cpu = time.perf_counter(), cpu_seconds()
@@ -87,12 +87,12 @@ def timed_validation(root: Path) -> tuple[dict[str, float], dict[str, float], bo
         finally:
             per_check[registered.name] = per_check.get(registered.name, 0.0) + time.perf_counter() - start
 
-    validate._run_stage = timed  # type: ignore[assignment]
+    validate.run_stage = timed  # type: ignore[assignment]
     validate._run_check = timed_check  # type: ignore[assignment]
     try:
         result = validate.run_validation(root, options=Options(reeval=False))
     finally:
-        validate._run_stage, validate._run_check = run_stage, run_check
+        validate.run_stage, validate._run_check = run_stage, run_check
     return seconds, per_check, result.report.ok
 
 

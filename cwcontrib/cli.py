@@ -38,7 +38,7 @@ class RichProgress(ProgressSink):
         self._task = None
 
 
-def _progress_sink(quiet: bool) -> ProgressSink:
+def progress_sink(quiet: bool) -> ProgressSink:
     if quiet or not sys.stderr.isatty() or os.environ.get("CI"):
         return ProgressSink()
     return RichProgress()
@@ -75,7 +75,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     options = Options(reeval=not args.no_reeval, sample=args.sample, all_trials=args.all, device=args.device,
                       data_dir=Path(args.data_dir) if args.data_dir else None, seed=args.seed, fetch=args.fetch)
-    validation = run_validation(root, progress=_progress_sink(args.quiet), options=options)
+    validation = run_validation(root, progress=progress_sink(args.quiet), options=options)
     report = validation.report
     if args.record:
         from cwcontrib.catalog.verification import record_validation

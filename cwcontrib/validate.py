@@ -163,7 +163,7 @@ def _declared_only(registered: Check, found: list[Finding]) -> list[Finding]:
     return kept
 
 
-def _run_stage(ctx: Context, stage: str) -> list[Finding]:
+def run_stage(ctx: Context, stage: str) -> list[Finding]:
     found: list[Finding] = []
     for registered in checks_of(stage):
         found.extend(_declared_only(registered, _run_check(ctx, registered)))
@@ -271,7 +271,7 @@ def _validate(root: Path, limits: Limits, progress: ProgressSink | None, options
     for stage in STAGES:
         reason = _skipped(ctx, stage)
         if reason is None:
-            found = _run_stage(ctx, stage)
+            found = run_stage(ctx, stage)
             found += _unexplained(ctx, stage, found) if stage == "manifest" else []
             findings.extend(found)
             stages[stage], reason = _status(ctx, stage, found)

@@ -59,7 +59,7 @@ def test_each_weights_file_is_opened_once_through_stage_4(submission: Submission
 
 def _swap_after_files_stage(monkeypatch: pytest.MonkeyPatch, path: Path, new_bytes: bytes) -> None:
     """Replace a file on disk right after the files stage verified it, as a racing attacker would."""
-    run_stage = validate_module._run_stage
+    run_stage = validate_module.run_stage
 
     def racing(ctx: Any, stage: str) -> list[Any]:
         found = run_stage(ctx, stage)
@@ -67,7 +67,7 @@ def _swap_after_files_stage(monkeypatch: pytest.MonkeyPatch, path: Path, new_byt
             path.write_bytes(new_bytes)
         return found
 
-    monkeypatch.setattr(validate_module, "_run_stage", racing)
+    monkeypatch.setattr(validate_module, "run_stage", racing)
 
 
 def _nan_twin(path: Path, tmp_path: Path) -> bytes:

@@ -53,7 +53,7 @@ def releases_url() -> str:
     return os.environ.get("CWCONTRIB_RELEASES", DEFAULT_RELEASES).rstrip("/")
 
 
-def _asset_base(version: str | None) -> str:
+def asset_base(version: str | None) -> str:
     if version is None:
         return f"{releases_url()}/latest/download"
     if not VERSION.match(version):
@@ -63,7 +63,7 @@ def _asset_base(version: str | None) -> str:
 
 def _release(version: str | None) -> CatalogSource:
     """Download (or reuse from the cache) the catalog assets of a release, each checked against SHA256SUMS."""
-    base = _asset_base(version)
+    base = asset_base(version)
     try:
         sums_raw = fetch_bytes(f"{base}/SHA256SUMS", 1 << 20)
         sums = parse_sums(sums_raw.decode("utf-8"))

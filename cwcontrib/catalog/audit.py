@@ -9,7 +9,7 @@ So each task redoes only what binds the catalog to the bytes it evaluates, with 
 1. stage 1 (the pipeline's manifest checks, the same safe YAML reader) on the submission folder, and its content
    digest (manifest as data + every declared sha256) must be the one the catalog was built from;
 2. the weights file's sha256 must be the catalog's (the record's key) before the safe reader opens it;
-3. stage 5's own per-run evaluation (`checks.evaluation._predict` with the stage-4 reference builder, the
+3. stage 5's own per-run evaluation (`checks.evaluation.predict_run` with the stage-4 reference builder, the
    registry's test split and the one trusted `preprocess`), scored as `claims_reproduce` scores it;
 4. the record is made by `records_from_evaluation`, as `validate --record` makes it, and written atomically by the
    driver into `<out>/<submission>/<weights sha256>.<harness digest[:16]>.json` as each task finishes.
@@ -180,10 +180,10 @@ def _stage_one(folder: Path) -> tuple[Any, list[Any]]:
     """The pipeline's manifest stage on the folder: the validated context the evaluation code reads."""
     from cwcontrib.checks.base import Context
     from cwcontrib.findings import Severity
-    from cwcontrib.validate import _run_stage
+    from cwcontrib.validate import run_stage
 
     ctx = Context(root=folder)
-    errors = [f for f in _run_stage(ctx, "manifest") if f.severity is Severity.ERROR]
+    errors = [f for f in run_stage(ctx, "manifest") if f.severity is Severity.ERROR]
     return ctx, errors
 
 
@@ -208,7 +208,7 @@ def evaluate_job(job: RunJob, data_dir: str | None) -> TaskResult:
     """Re-evaluate one run with stage 5's own code, after checking that its bytes are the catalog's."""
     import numpy as np
 
-    from cwcontrib.checks.evaluation import _predict, content_digest
+    from cwcontrib.checks.evaluation import content_digest, predict_run
     from cwcontrib.datasets import DatasetError
     from cwcontrib.evaluate import Evaluation, EvaluationError, harness_identity, resolve_device
     from cwcontrib.hashing import sha256_file
@@ -238,7 +238,7 @@ def evaluate_job(job: RunJob, data_dir: str | None) -> TaskResult:
     try:
         reference = ctx.references[job.framework_key] = _reference(ctx, job.content_digest, job.framework_key)
         device = resolve_device("auto") if reference.framework == "pytorch" else "cpu"  # as claims_reproduce
-        predictions = _predict(ctx, job.framework_key, job.weights_path, job.weights_format, x, device)
+        predictions = predict_run(ctx, job.framework_key, job.weights_path, job.weights_format, x, device)
     except EvaluationError as exc:
         return TaskResult(job.run_id, reason=FAILED, detail=str(exc))
     except Exception as exc:  # cwcontrib's own failure, never blamed on the submission

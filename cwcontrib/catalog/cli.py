@@ -13,12 +13,12 @@ EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
 def cmd_index(args: argparse.Namespace) -> int:
     from cwcontrib.catalog.index import IndexRefused, build_catalog
-    from cwcontrib.cli import _progress_sink
+    from cwcontrib.cli import progress_sink
 
     repo = Path(args.repo)
     steps: list[str] = []
     try:
-        result = build_catalog(repo, step=lambda s: _step(s, steps, args.quiet), progress=_progress_sink(args.quiet))
+        result = build_catalog(repo, step=lambda s: _step(s, steps, args.quiet), progress=progress_sink(args.quiet))
     except IndexRefused as exc:
         for submission, problems in sorted(exc.refused.items()):
             print(f"refused {submission}: {len(problems)} problem(s); the catalog was not changed", file=sys.stderr)

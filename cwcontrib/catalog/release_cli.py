@@ -47,11 +47,11 @@ def cmd_retract(args: argparse.Namespace) -> int:
 def _download_release(version: str) -> tuple[Path, list[str]]:
     """A release's assets, each checked against its SHA256SUMS as it arrives: a file that differs is named and
     left out (so the signature check names it too)."""
-    from cwcontrib.catalog.api import ASSET_LIMIT, _asset_base
+    from cwcontrib.catalog.api import ASSET_LIMIT, asset_base
     from cwcontrib.catalog.assets import SIGNATURE, SUMS
     from cwcontrib.catalog.fetch import FetchError, cache_root, fetch_bytes, fetch_verified, parse_sums
 
-    base = _asset_base(version)
+    base = asset_base(version)
     raw = fetch_bytes(f"{base}/{SUMS}", 1 << 20)
     sums = parse_sums(raw.decode("utf-8"))
     folder = cache_root() / "verify" / hashlib.sha256(raw).hexdigest()[:16]

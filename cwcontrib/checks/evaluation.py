@@ -102,7 +102,7 @@ def sample_trials(trials: list[ResolvedTrial], k: int, digest: str) -> list[Reso
     return sorted(chosen, key=lambda t: t.id)
 
 
-def _predict(ctx: Context, key: str, path: str, fmt: str, x: np.ndarray, device: str) -> np.ndarray:
+def predict_run(ctx: Context, key: str, path: str, fmt: str, x: np.ndarray, device: str) -> np.ndarray:
     reference = ctx.references[key]
     location = weights_location(ctx, path)
     assert location is not None  # only runs whose weights loaded strictly in stage 4 are evaluated
@@ -292,7 +292,7 @@ def _section(plan: _Plan, reason: str | None = None, **parts: Any) -> dict[str, 
 def submitted_predictions(ctx: Context, run: ResolvedRun, n: int) -> np.ndarray | None:
     """A run's predictions file as classes per example; raises PredictionsError or TableError when malformed, None
     when there is none or stage 2 did not verify it (it said why)."""
-    from cwcontrib.checks.semantics import _read_verified_table
+    from cwcontrib.checks.semantics import read_verified_table
 
     assert ctx.model is not None
     path = run.run.predictions
@@ -301,7 +301,7 @@ def submitted_predictions(ctx: Context, run: ResolvedRun, n: int) -> np.ndarray 
     fmt = next((a.format.value for a in ctx.model.artifacts if a.path == path), None)
     if fmt is not None and fmt != "csv":
         raise PredictionsError(f"declared as {fmt}; predictions are a CSV file (format: csv)")
-    table = _read_verified_table(ctx, path, "csv")
+    table = read_verified_table(ctx, path, "csv")
     return None if table is None else parse_predictions(table, n, ctx.model.architecture.num_classes)
 
 
@@ -420,7 +420,7 @@ def claims_reproduce(ctx: Context) -> Iterator[Finding]:
                 used = device if framework == "pytorch" else _onnx_device(device) if framework == "onnx" else "cpu"
                 ctx.looking_at = run.run.weights
                 try:
-                    predictions = _predict(ctx, key, run.run.weights, formats[run.run.weights], x, used)
+                    predictions = predict_run(ctx, key, run.run.weights, formats[run.run.weights], x, used)
                 except (EvaluationError, WeightsError) as exc:  # the framework refused the model or the input,
                     plan.absent[(trial.id, key)] = FAILED  # or the file changed since it was verified: not verifiable
                     yield finding("CW502", f"{run.run.weights}: {exc}", run.at("weights"))

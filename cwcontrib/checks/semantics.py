@@ -41,7 +41,7 @@ def _table_problem(exc: TableError, file: str) -> Finding:
     return finding(exc.code, str(exc), Location(file, exc.line))
 
 
-def _read_verified_table(ctx: Context, rel: str, fmt: str) -> Table | None:
+def read_verified_table(ctx: Context, rel: str, fmt: str) -> Table | None:
     """Tables are only read once stage 2 verified their checksum, and only once."""
     if rel not in ctx.verified:
         return None
@@ -69,7 +69,7 @@ def trials_are_well_formed(ctx: Context) -> Iterator[Finding]:
     spec = model.trials_table
     if spec is not None:
         try:
-            table = _read_verified_table(ctx, spec.path, spec.format)
+            table = read_verified_table(ctx, spec.path, spec.format)
         except TableError as exc:
             yield _table_problem(exc, spec.path)
             table = None
@@ -307,7 +307,7 @@ def curves_match_training(ctx: Context) -> Iterator[Finding]:
                 continue
             done.add(path)
             try:
-                table = _read_verified_table(ctx, path, "csv")
+                table = read_verified_table(ctx, path, "csv")
             except TableError as exc:
                 yield _table_problem(exc, path)
                 continue
@@ -407,7 +407,7 @@ def no_secrets_in_data(ctx: Context) -> Iterator[Finding]:
         return
     for path in sorted(p for p in ctx.verified if _table_format(p)):
         try:
-            table = _read_verified_table(ctx, path, _table_format(path) or "csv")
+            table = read_verified_table(ctx, path, _table_format(path) or "csv")
         except TableError:
             continue  # unreadable tables are reported by the checks that need them
         if table is not None:
@@ -455,7 +455,7 @@ def _scanned_as_table(ctx: Context, path: str) -> bool:
     if fmt is None:
         return False
     try:
-        return _read_verified_table(ctx, path, fmt) is not None or fmt == "parquet"
+        return read_verified_table(ctx, path, fmt) is not None or fmt == "parquet"
     except TableError:
         return fmt == "parquet"  # an unreadable CSV is still text that may hold a key
 

@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from cwcontrib.datasets.cifar import CIFAR_RECORD_BYTES, CIFAR_TEST_BATCH_BYTES, _load_cifar10
+from cwcontrib.datasets.cifar import CIFAR_RECORD_BYTES, CIFAR_TEST_BATCH_BYTES, load_cifar10
 from cwcontrib.datasets.digests import PINNED, PinnedDigest
-from cwcontrib.datasets.digits import DIGITS_TEST_SHA256, _load_digits, digits_rows
+from cwcontrib.datasets.digits import DIGITS_TEST_SHA256, digits_rows, load_digits_split
 from cwcontrib.datasets.errors import DatasetError
 from cwcontrib.datasets.files import DATA_ENV_VAR, DEFAULT_DATA_DIR, resolve_data_dir
-from cwcontrib.datasets.idx import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, _load_idx_split
+from cwcontrib.datasets.idx import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, load_idx_split
 from cwcontrib.datasets.registry import (
     DIGITS_TRAIN_SIZE,
     REGISTRY,
@@ -51,12 +51,12 @@ def load_test_split(name: str, data_dir: Path | None = None, *, verify: bool = T
     if name not in REGISTRY:
         raise DatasetError(f"unknown dataset {name!r}; known: {', '.join(sorted(REGISTRY))}")
     if name == "sklearn-digits":
-        return _load_digits(verify)
+        return load_digits_split(verify)
     root = resolve_data_dir(data_dir)
     try:
         if name == "cifar10":
-            return _load_cifar10(root, verify)
-        return _load_idx_split(name, root, verify)
+            return load_cifar10(root, verify)
+        return load_idx_split(name, root, verify)
     except DatasetError as exc:
         raise DatasetError(str(exc), portable=_portable(str(exc), root, name)) from None
 

@@ -10,10 +10,10 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from cwcontrib.datasets.digests import _TORONTO, _verify_bytes, _verify_file_streaming
+from cwcontrib.datasets.digests import TORONTO, verify_bytes, verify_file_streaming
 from cwcontrib.datasets.errors import DatasetError
-from cwcontrib.datasets.files import _open_regular, _read_bounded
-from cwcontrib.datasets.split import TestSplit, _make_split
+from cwcontrib.datasets.files import open_regular, read_bounded
+from cwcontrib.datasets.split import TestSplit, make_split
 
 CIFAR_RECORD_BYTES = 1 + 3 * 32 * 32  # <1 x label><1024 x R><1024 x G><1024 x B>, each plane row-major
 CIFAR_TEST_BATCH_BYTES = 10_000 * CIFAR_RECORD_BYTES  # 30,730,000
@@ -33,17 +33,17 @@ def _parse_cifar_records(data: bytes, where: str) -> tuple[npt.NDArray[np.uint8]
 
 
 def _cifar_from_batch(path: Path, verify: bool) -> tuple[bytes, str, list[str]]:
-    data = _read_bounded(path, CIFAR_TEST_BATCH_BYTES)
-    return data, str(path), [_verify_bytes(str(path), data, "cifar10/" + _CIFAR_MEMBER, verify)]
+    data = read_bounded(path, CIFAR_TEST_BATCH_BYTES)
+    return data, str(path), [verify_bytes(str(path), data, "cifar10/" + _CIFAR_MEMBER, verify)]
 
 
 def _cifar_from_archive(path: Path, verify: bool) -> tuple[bytes, str, list[str]]:
     """Read test_batch.bin out of the official archive in memory: nothing is extracted to disk."""
-    checks = [_verify_file_streaming(path, "cifar10/cifar-10-binary.tar.gz")] if verify else []
+    checks = [verify_file_streaming(path, "cifar10/cifar-10-binary.tar.gz")] if verify else []
     label = f"{path}::{_CIFAR_MEMBER}"
-    with _open_regular(path) as raw:
+    with open_regular(path) as raw:
         data = _tar_member(raw, path)
-    checks.append(_verify_bytes(label, data, "cifar10/" + _CIFAR_MEMBER, verify))
+    checks.append(verify_bytes(label, data, "cifar10/" + _CIFAR_MEMBER, verify))
     return data, label, checks
 
 
@@ -67,7 +67,7 @@ def _tar_member(raw: BinaryIO, path: Path) -> bytes:
     raise DatasetError(f"{path} has no member {_CIFAR_MEMBER}: is it the binary version (cifar-10-binary.tar.gz)?")
 
 
-def _load_cifar10(root: Path, verify: bool) -> TestSplit:
+def load_cifar10(root: Path, verify: bool) -> TestSplit:
     folder = root / "cifar10"
     batch, archive = folder / _CIFAR_MEMBER, folder / "cifar-10-binary.tar.gz"
     if batch.exists():
@@ -77,13 +77,13 @@ def _load_cifar10(root: Path, verify: bool) -> TestSplit:
     else:
         raise _cifar_missing(folder, batch, archive)
     images, labels = _parse_cifar_records(data, source)
-    return _make_split("cifar10", images, labels, [source], checks, verify)
+    return make_split("cifar10", images, labels, [source], checks, verify)
 
 
 def _cifar_missing(folder: Path, batch: Path, archive: Path) -> DatasetError:
     pickles = [p for p in (folder / "cifar-10-batches-py", folder / "cifar-10-python.tar.gz") if p.exists()]
     fetch = (f"cwcontrib never downloads data: get cifar-10-binary.tar.gz (md5 c32a1d4ab5d03f1284b67883e8d87530) "
-             f"from {_TORONTO} and put it, or its extracted cifar-10-batches-bin/, in {folder}")
+             f"from {TORONTO} and put it, or its extracted cifar-10-batches-bin/, in {folder}")
     if pickles:
         return DatasetError(
             f"only the Python (pickle) version of CIFAR-10 was found at {pickles[0]}; cwcontrib reads the binary "

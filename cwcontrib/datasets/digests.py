@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cwcontrib.datasets.errors import DatasetError
-from cwcontrib.datasets.files import _open_regular
+from cwcontrib.datasets.files import open_regular
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class PinnedDigest:
     official: bool  # published by the dataset's authors, as opposed to derived from their archive by others
 
 
-_TORONTO = "https://www.cs.toronto.edu/~kriz/cifar.html"
+TORONTO = "https://www.cs.toronto.edu/~kriz/cifar.html"
 _ZALANDO = "github.com/zalandoresearch/fashion-mnist README"
 _TORCHVISION = "torchvision/datasets/mnist.py MNIST.resources (LeCun's page publishes no checksums)"
 _DERIVED = "derived from the official archive; not published by the authors; the value independent projects agree on"
@@ -29,7 +29,7 @@ _DERIVED = "derived from the official archive; not published by the authors; the
 # Keyed by path relative to the data directory; tests monkeypatch entries to exercise the verifying path.
 PINNED: dict[str, PinnedDigest] = {
     "cifar10/cifar-10-binary.tar.gz": PinnedDigest(
-        "md5", "c32a1d4ab5d03f1284b67883e8d87530", 170_052_171, _TORONTO, official=True),
+        "md5", "c32a1d4ab5d03f1284b67883e8d87530", 170_052_171, TORONTO, official=True),
     "cifar10/cifar-10-batches-bin/test_batch.bin": PinnedDigest(
         "md5", "803d5f7f4d78ea53de84dbe85f74fb6d", 30_730_000,
         f"{_DERIVED} (pytorch/examples cpp fetch_cifar10 cmake; rai-project dldataset)", official=False),
@@ -76,7 +76,7 @@ def _check_digest(label: str, size: int, got: str, pin: PinnedDigest) -> str:
     return f"{label}: {pin.algorithm} matches the {_pin_text(pin)}"
 
 
-def _verify_bytes(label: str, data: bytes, key: str, verify: bool) -> str:
+def verify_bytes(label: str, data: bytes, key: str, verify: bool) -> str:
     """Check `data` against PINNED[key] when verifying; either way say what was (not) checked and its sha256."""
     sha = hashlib.sha256(data).hexdigest()
     if not verify:
@@ -87,12 +87,12 @@ def _verify_bytes(label: str, data: bytes, key: str, verify: bool) -> str:
     return f"{_check_digest(label, len(data), got.hexdigest(), pin)}; sha256 {sha}"
 
 
-def _verify_file_streaming(path: Path, key: str) -> str:
-    """Like _verify_bytes for a file too large to hold (the CIFAR archive): hashed in chunks, bounded by its size."""
+def verify_file_streaming(path: Path, key: str) -> str:
+    """Like verify_bytes for a file too large to hold (the CIFAR archive): hashed in chunks, bounded by its size."""
     pin = PINNED[key]
     limit = pin.size if pin.size is not None else 1 << 30
     got, size = _new_hash(pin.algorithm), 0
-    with _open_regular(path) as handle:
+    with open_regular(path) as handle:
         while chunk := handle.read(min(1 << 22, limit + 1 - size)):
             got.update(chunk)
             size += len(chunk)

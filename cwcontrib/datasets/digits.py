@@ -7,9 +7,9 @@ import numpy.typing as npt
 
 from cwcontrib.datasets.errors import DatasetError
 from cwcontrib.datasets.registry import DIGITS_TEST_SHA256, DIGITS_TRAIN_SIZE
-from cwcontrib.datasets.split import TestSplit, _make_split
+from cwcontrib.datasets.split import TestSplit, make_split
 
-__all__ = ["DIGITS_TEST_SHA256", "_load_digits", "digits_rows"]
+__all__ = ["DIGITS_TEST_SHA256", "digits_rows", "load_digits_split"]
 
 
 def digits_rows(start: int, stop: int) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
@@ -26,12 +26,12 @@ def digits_rows(start: int, stop: int) -> tuple[npt.NDArray[np.uint8], npt.NDArr
     return grey.astype(np.uint8).reshape(-1, 8, 8, 1), np.asarray(bunch.target[start:stop], dtype=np.int64)
 
 
-def _load_digits(verify: bool) -> TestSplit:
+def load_digits_split(verify: bool) -> TestSplit:
     images, labels = digits_rows(DIGITS_TRAIN_SIZE, 1797)  # raises DatasetError without scikit-learn
     import sklearn
 
     source = f"scikit-learn {sklearn.__version__} load_digits() (bundled digits.csv.gz), rows {DIGITS_TRAIN_SIZE}..1796"
-    split = _make_split("sklearn-digits", images, labels, [source], [], verify)
+    split = make_split("sklearn-digits", images, labels, [source], [], verify)
     return _verify_digits(split, verify)
 
 

@@ -24,7 +24,7 @@ def resolve_data_dir(data_dir: Path | str | None = None) -> Path:
     return Path(from_env).expanduser() if from_env else DEFAULT_DATA_DIR.expanduser()
 
 
-def _open_regular(path: Path) -> BinaryIO:
+def open_regular(path: Path) -> BinaryIO:
     """Open a regular file for reading. O_NONBLOCK so that a FIFO in its place cannot hang the open itself.
     Symlinks are followed: the data directory is the operator's own, not part of a submission."""
     try:
@@ -37,15 +37,15 @@ def _open_regular(path: Path) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
-def _read_bounded(path: Path, limit: int) -> bytes:
-    with _open_regular(path) as handle:
+def read_bounded(path: Path, limit: int) -> bytes:
+    with open_regular(path) as handle:
         data = handle.read(limit + 1)
     if len(data) > limit:
         raise DatasetError(f"{path} is larger than the {limit} bytes expected")
     return data
 
 
-def _gunzip_bounded(data: bytes, path: Path, limit: int) -> bytes:
+def gunzip_bounded(data: bytes, path: Path, limit: int) -> bytes:
     """Decompress at most limit + 1 bytes: GzipFile.read(n) never inflates more than n, so a gzip bomb is cut off."""
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
@@ -57,6 +57,6 @@ def _gunzip_bounded(data: bytes, path: Path, limit: int) -> bytes:
     return out
 
 
-def _gzip_input_limit(raw_limit: int) -> int:
+def gzip_input_limit(raw_limit: int) -> int:
     # deflate expands incompressible data by well under 1 %; the slack covers headers and odd encoders
     return raw_limit + raw_limit // 100 + 64 * 1024

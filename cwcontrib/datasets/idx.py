@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from cwcontrib.datasets.digests import PINNED, _verify_bytes
+from cwcontrib.datasets.digests import PINNED, verify_bytes
 from cwcontrib.datasets.errors import DatasetError
-from cwcontrib.datasets.files import _gunzip_bounded, _gzip_input_limit, _read_bounded
+from cwcontrib.datasets.files import gunzip_bounded, gzip_input_limit, read_bounded
 from cwcontrib.datasets.registry import REGISTRY
-from cwcontrib.datasets.split import TestSplit, _make_split
+from cwcontrib.datasets.split import TestSplit, make_split
 
 IDX_IMAGES_MAGIC = 0x00000803  # unsigned byte, 3 dimensions
 IDX_LABELS_MAGIC = 0x00000801  # unsigned byte, 1 dimension
@@ -64,15 +64,15 @@ def _locate_idx(name: str, folder: Path) -> dict[str, Path]:
 def _read_idx_file(name: str, path: Path, raw_limit: int, verify: bool) -> tuple[bytes, str]:
     key = f"{name}/{path.name}"
     if path.suffix != ".gz":
-        data = _read_bounded(path, raw_limit)
-        return data, _verify_bytes(str(path), data, key, verify)
+        data = read_bounded(path, raw_limit)
+        return data, verify_bytes(str(path), data, key, verify)
     pin = PINNED[key]
-    compressed = _read_bounded(path, pin.size if verify and pin.size else _gzip_input_limit(raw_limit))
-    check = _verify_bytes(str(path), compressed, key, verify)
-    return _gunzip_bounded(compressed, path, raw_limit), check
+    compressed = read_bounded(path, pin.size if verify and pin.size else gzip_input_limit(raw_limit))
+    check = verify_bytes(str(path), compressed, key, verify)
+    return gunzip_bounded(compressed, path, raw_limit), check
 
 
-def _load_idx_split(name: str, root: Path, verify: bool) -> TestSplit:
+def load_idx_split(name: str, root: Path, verify: bool) -> TestSplit:
     info, folder = REGISTRY[name], root / name
     paths = _locate_idx(name, folder)
     height, width, _ = info.shape
@@ -86,5 +86,5 @@ def _load_idx_split(name: str, root: Path, verify: bool) -> TestSplit:
     if images.shape[0] != labels.shape[0]:
         raise DatasetError(f"{name}: {images.shape[0]} images in {paths[_IDX_IMAGES]} but {labels.shape[0]} labels "
                            f"in {paths[_IDX_LABELS]}")
-    return _make_split(name, images.reshape(-1, height, width, 1), labels,
+    return make_split(name, images.reshape(-1, height, width, 1), labels,
                        [str(paths[_IDX_IMAGES]), str(paths[_IDX_LABELS])], [image_check, label_check], verify)

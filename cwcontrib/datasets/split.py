@@ -52,7 +52,7 @@ def _check_count(n: int, info: DatasetInfo, verify: bool, where: str) -> None:
         raise DatasetError(f"{where}: {n} examples, expected 1..{expected}")
 
 
-def _make_split(name: str, images: npt.NDArray[np.uint8], labels: npt.NDArray[np.int64], source: Sequence[str],
+def make_split(name: str, images: npt.NDArray[np.uint8], labels: npt.NDArray[np.int64], source: Sequence[str],
                 verification: Sequence[str], verify: bool) -> TestSplit:
     info = REGISTRY[name]
     where = ", ".join(source)
