@@ -47,7 +47,7 @@ def artifact_declarations_are_sound(ctx: Context) -> Iterator[Finding]:
     seen: set[str] = set()
     for i, artifact in enumerate(ctx.model.artifacts):
         if artifact.path is None:  # then it has a `uri`: the schema requires one of the two
-            if artifact.format not in WEIGHTS_FORMATS:  # remote weights: CW215 with the count, or fetched
+            if artifact.format not in REMOTE_WEIGHTS_FORMATS:  # remote weights: CW215 with the count, or fetched
                 yield finding("CW213", f"{artifact.uri} is declared by URI only", ctx.at(_artifact_pointer(i, "uri")))
             continue
         problem = path_problem(artifact.path)
@@ -195,12 +195,15 @@ def no_undeclared_files(ctx: Context) -> Iterator[Finding]:
 
 
 WEIGHTS_FORMATS = (ArtifactFormat.SAFETENSORS, ArtifactFormat.PYTORCH, ArtifactFormat.KERAS_H5)
+# What a run may name by URI and `--fetch` downloads: the weights formats and ONNX graphs (read once by their own
+# check in stage 4, not by the weights readers, so not among WEIGHTS_FORMATS).
+REMOTE_WEIGHTS_FORMATS = (*WEIGHTS_FORMATS, ArtifactFormat.ONNX)
 
 
 def _remote_weights(ctx: Context) -> list[tuple[int, Artifact]]:
     assert ctx.model is not None
     return [(i, a) for i, a in enumerate(ctx.model.artifacts)
-            if a.path is None and a.uri is not None and a.format in WEIGHTS_FORMATS]
+            if a.path is None and a.uri is not None and a.format in REMOTE_WEIGHTS_FORMATS]
 
 
 def _private_cache() -> Path:
