@@ -20,11 +20,14 @@ _RENAME_EXCHANGE = 2
 ASIDE = ".old-"  # `<name>.old-<pid>`: a previous folder moved aside by the fallback swap
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
+def write_bytes_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Write beside, fsync, rename over `path`; `mode` sets the new file's permission bits (mkstemp's are 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

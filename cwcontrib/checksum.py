@@ -22,7 +22,6 @@ import difflib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -30,6 +29,7 @@ from typing import Any, TextIO
 import yaml
 
 from cwcontrib.artifacts import format_for, is_clutter
+from cwcontrib.atomic import write_bytes_atomic
 from cwcontrib.hashing import sha256_confined
 from cwcontrib.limits import DEFAULT_LIMITS, Limits
 from cwcontrib.manifest import decode_text, find_manifest, parse_json, parse_yaml
@@ -277,19 +277,8 @@ def plan(root: Path, limits: Limits = DEFAULT_LIMITS) -> Plan:
 
 
 def write_preserving_mode(path: Path, data: bytes) -> None:
-    """Atomic replace (write beside, fsync, rename) that keeps the file's permission bits."""
-    mode = os.stat(path, follow_symlinks=False).st_mode & 0o7777
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Atomic replace that keeps the file's permission bits."""
+    write_bytes_atomic(path, data, mode=os.stat(path, follow_symlinks=False).st_mode & 0o7777)
 
 
 def run_checksum(root: Path, *, check: bool, out: TextIO, err: TextIO) -> int:
