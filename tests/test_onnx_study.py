@@ -18,36 +18,20 @@ from onnx import numpy_helper  # noqa: E402
 
 from cwcontrib.architectures import ArchitectureError, build  # noqa: E402
 from cwcontrib.datasets import load_test_split, preprocess  # noqa: E402
-from cwcontrib.datasets.digits import digits_rows  # noqa: E402
 from cwcontrib.evaluate import predict_torch  # noqa: E402
 from cwcontrib.onnx.export import export_torch  # noqa: E402
 from cwcontrib.onnx.stage import check_graph, evaluate_graph  # noqa: E402
 from cwcontrib.statistics import tolerance  # noqa: E402
+from tests.digits_mlp import train_digits_mlp  # noqa: E402
 
-nn = torch.nn
 torch.set_num_threads(1)
 SHAPE = (8, 8, 1)
-
-
-def digits_mlp(hidden: int = 32) -> Any:
-    return nn.Sequential(nn.Flatten(), nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, 10))
 
 
 @pytest.fixture(scope="module")
 def trained() -> Any:
     """Five epochs of Adam on the train rows (0-1436, file order), seed 0: a real, small study."""
-    torch.manual_seed(0)
-    model = digits_mlp()
-    images, labels = digits_rows(0, 1437)
-    x = torch.from_numpy(images.astype(np.float32) / 16).permute(0, 3, 1, 2)
-    y = torch.from_numpy(labels)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    for _ in range(5):
-        for start in range(0, len(y), 64):
-            optimizer.zero_grad()
-            nn.functional.cross_entropy(model(x[start:start + 64]), y[start:start + 64]).backward()
-            optimizer.step()
-    return model.eval()
+    return train_digits_mlp(0, epochs=5)
 
 
 @pytest.fixture(scope="module")

@@ -21,12 +21,11 @@ pytest.importorskip("onnxruntime")
 torch = pytest.importorskip("torch")
 
 from cwcontrib.datasets import load_test_split, preprocess  # noqa: E402
-from cwcontrib.datasets.digits import digits_rows  # noqa: E402
 from cwcontrib.evaluate import predict_torch  # noqa: E402
 from cwcontrib.onnx.export import export_torch  # noqa: E402
 from tests.conftest import DEMO  # noqa: E402
+from tests.digits_mlp import train_digits_mlp  # noqa: E402
 
-nn = torch.nn
 torch.set_num_threads(1)
 
 
@@ -39,18 +38,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 def train(seed: int) -> Any:
     """Three epochs of Adam (0.01) on the train rows: short, real training (the trials' own 20 epochs at their
     learning rates are the demo's; what is checked here is the graph, not the recipe)."""
-    torch.manual_seed(seed)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
-    images, labels = digits_rows(0, 1437)
-    x = torch.from_numpy(images.astype(np.float32) / 16).permute(0, 3, 1, 2)
-    y = torch.from_numpy(labels)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    for _ in range(3):
-        for start in range(0, len(y), 64):
-            optimizer.zero_grad()
-            nn.functional.cross_entropy(model(x[start:start + 64]), y[start:start + 64]).backward()
-            optimizer.step()
-    return model.eval()
+    return train_digits_mlp(seed, epochs=3)
 
 
 @pytest.fixture(scope="module")
