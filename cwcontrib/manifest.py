@@ -106,6 +106,12 @@ class LoadedManifest:
         return self.data is not None and not any(f.severity.value == "error" for f in self.findings)
 
 
+def pointer_location(manifest: LoadedManifest | None, pointer: str) -> Location:
+    """Where a JSON pointer of the manifest is (its line when known); only the pointer when there is no manifest.
+    The one way checks (`Context.at`) and trials written in the manifest (`Where.of`) name a place in it."""
+    return Location(pointer=pointer) if manifest is None else manifest.location(pointer)
+
+
 @dataclass
 class _Frame:
     container: dict[str, Any] | list[Any]

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from cwcontrib.codes import finding
 from cwcontrib.findings import Finding, Location
-from cwcontrib.manifest import LoadedManifest, join_pointer
+from cwcontrib.manifest import LoadedManifest, join_pointer, pointer_location
 from cwcontrib.models import SCHEMA_VERSION, Hyperparameters, Manifest, Run, Trial, field_since, version_tuple
 from cwcontrib.tables import Table
 
@@ -36,9 +36,7 @@ class Where:
         pointer = self.pointer
         for token in path:
             pointer = join_pointer(pointer, token)
-        if self.manifest is None:
-            return Location(pointer=pointer)
-        return self.manifest.location(pointer)
+        return pointer_location(self.manifest, pointer)
 
 
 def _column_of(path: Sequence[str | int]) -> str:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from cwcontrib.codes import REGISTRY
 from cwcontrib.findings import Finding, Location
 from cwcontrib.limits import DEFAULT_LIMITS, Limits
-from cwcontrib.manifest import join_pointer
+from cwcontrib.manifest import join_pointer, pointer_location
 
 if TYPE_CHECKING:
     from cwcontrib.manifest import LoadedManifest
@@ -77,9 +77,7 @@ class Context:
 
     def at(self, pointer: str) -> Location:
         """The manifest location of a JSON pointer, with its line when known."""
-        if self.manifest is None:
-            return Location(pointer=pointer)
-        return self.manifest.location(pointer)
+        return pointer_location(self.manifest, pointer)
 
 
 CheckFunction = Callable[[Context], Iterable[Finding]]
