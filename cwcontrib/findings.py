@@ -12,6 +12,29 @@ class Severity(StrEnum):
     WARNING = "warning"
 
 
+class CodedError(Exception):
+    """What a reader or a safe file layer raises when it refuses its input: the finding code that says why, the
+    message, and the line of the file when known. One shape for `UnsafeFile`, `WeightsError` and `TableError`, so
+    a check turns any of them into a finding the same way."""
+
+    def __init__(self, code: str, message: str, *, line: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.line = line
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled by attributes, not by constructor arguments (subclasses order theirs differently): a refusal
+        # raised in a worker process (the audit's Ray tasks) arrives whole, as the same class.
+        return _rebuild_coded_error, (type(self), self.code, self.message, self.line)
+
+
+def _rebuild_coded_error(cls: type[CodedError], code: str, message: str, line: int | None) -> CodedError:
+    error = cls.__new__(cls)
+    CodedError.__init__(error, code, message, line=line)
+    return error
+
+
 @dataclass(frozen=True, order=True)
 class Location:
     """Where a finding points: a file relative to the submission root, plus the finest detail known.

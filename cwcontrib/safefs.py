@@ -14,15 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from cwcontrib.findings import CodedError
 from cwcontrib.limits import Limits
 
 
-class UnsafeFile(Exception):
+class UnsafeFile(CodedError):
     """A path that must not be read; `code` is the finding code that describes why."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 _PORTABLE_EXTRA = set("-_.+@=,")

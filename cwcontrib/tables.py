@@ -9,17 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cwcontrib.findings import CodedError
 from cwcontrib.limits import Limits
 from cwcontrib.safefs import UnsafeFile, read_confined
 
 
-class TableError(Exception):
-    """The table cannot be read; `code` says which finding describes why."""
+class TableError(CodedError):
+    """The table cannot be read; `code` says which finding describes why (most often CW313, hence the default)."""
 
     def __init__(self, message: str, code: str = "CW313", line: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.line = line
+        super().__init__(code, message, line=line)
 
 
 Cell = str | int | float | bool | None

@@ -8,18 +8,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from cwcontrib.findings import CodedError
 from cwcontrib.limits import GiB, MiB
 
 
-class WeightsError(Exception):
+class WeightsError(CodedError):
     """The file must not be (or cannot be) loaded; `code` is the finding code that says why.
 
     Any parser or scanner error is a failure, never "clean": readers raise this instead.
     """
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
