@@ -106,6 +106,7 @@ def test_location_is_the_nearest_known_ancestor() -> None:
     loaded = LoadedManifest(file="m.yaml", lines={"": 1, "/a": 2, "/a/b": 5})
     assert loaded.location("/a/b/c/d") == Location("m.yaml", 5, "/a/b/c/d")
     assert loaded.location("/a/x") == Location("m.yaml", 2, "/a/x")
+    assert loaded.location("/a/b/c") == Location("m.yaml", 5, "/a/b/c")  # one level up at a time
     assert loaded.location("/z") == Location("m.yaml", 1, "/z")
     assert loaded.location("") == Location("m.yaml", 1, "")
     assert LoadedManifest(file="m.yaml", lines={"/a": 2}).location("/z/y") == Location("m.yaml", None, "/z/y")
@@ -244,7 +245,7 @@ def test_json_non_finite_and_long_numbers(text: str, message: str) -> None:
     loaded = parse_json(text, "m.json", LIMITS)
     assert found(loaded) == [("CW108", message, None, None)]
     assert loaded.data is None
-    assert loaded.findings[0].location.file == "m.json"
+    assert loaded.file == loaded.findings[0].location.file == "m.json"
 
 
 def test_json_numbers_at_their_limit() -> None:
@@ -256,7 +257,7 @@ def test_json_numbers_at_their_limit() -> None:
 def test_json_syntax_error_has_its_line() -> None:
     loaded = parse_json('{"a": 1,\n}', "m.json", LIMITS)
     assert found(loaded) == [("CW104", "Expecting property name enclosed in double quotes", 2, None)]
-    assert loaded.findings[0].location.file == "m.json"
+    assert loaded.file == loaded.findings[0].location.file == "m.json"
     assert loaded.data is None
 
 
@@ -264,7 +265,7 @@ def test_json_too_deep_for_every_parser() -> None:
     """Too deep for the json module, in text no YAML parser reads (a key over 1,024 characters)."""
     loaded = parse_json(f'{{"{LONG_KEY}": ' + "[" * 100_000 + "]" * 100_000 + "}", "m.json", LIMITS)
     assert found(loaded) == [("CW109", "nesting too deep to parse", None, None)]
-    assert loaded.findings[0].location.file == "m.json"
+    assert loaded.file == loaded.findings[0].location.file == "m.json"
     assert loaded.data is None
 
 
@@ -274,7 +275,7 @@ def test_json_lone_surrogates_anywhere(text: str) -> None:
     loaded = parse_json(text, "m.json", LIMITS)
     msg = "a \\u escape names half of a UTF-16 surrogate pair, which is not a character"
     assert found(loaded) == [("CW103", msg, None, None)]
-    assert loaded.findings[0].location.file == "m.json"
+    assert loaded.file == loaded.findings[0].location.file == "m.json"
     assert loaded.data is None
 
 
@@ -336,6 +337,22 @@ def test_json_event_builder_findings_other_than_duplicates_are_kept() -> None:
     loaded = parse_json('{"a": 1, "a": 2,\n "b": [[[1]]]}', "m.json", Limits(manifest_depth=2))
     assert found(loaded) == [("CW105", f"key 'a' {DUP}", 1, "/a"),
                              ("CW109", "nesting deeper than 2 levels", 2, "/b/0")]
+    assert loaded.file == "m.json"
+    assert [f.location.file for f in loaded.findings] == ["m.json", "m.json"]
+
+
+def test_json_duplicate_lines_come_only_from_the_builders_duplicates() -> None:
+    """The event builder stops at the depth limit on /a before it meets the second "a": that duplicate has no
+    line, even though the depth finding has one for the same pointer."""
+    loaded = parse_json('{"a":\n [[1]],\n "a": 2}', "m.json", Limits(manifest_depth=1))
+    assert found(loaded) == [("CW105", f"key 'a' {DUP}", None, "/a"),
+                             ("CW109", "nesting deeper than 1 levels", 2, "/a")]
+
+
+def test_json_too_deep_for_the_json_module_is_located_by_the_event_parser() -> None:
+    loaded = parse_json('{"a": 1,\n "b": ' + "[" * 100_000 + "]" * 100_000 + "}", "m.json", LIMITS)
+    assert found(loaded) == [("CW109", "nesting deeper than 32 levels", 2, "/b" + "/0" * 31)]
+    assert loaded.file == loaded.findings[0].location.file == "m.json"
 
 
 # -- decoding, finding and reading the file -------------------------------------------------------------------------
@@ -343,8 +360,8 @@ def test_json_event_builder_findings_other_than_duplicates_are_kept() -> None:
 def test_decoding_messages() -> None:
     assert found_of(decode_text(b"\xef\xbb\xbfa: 1\n", "m.yaml")) == [
         ("CW103", "the file starts with a UTF-8 byte-order mark", 1, None)]
-    assert found_of(decode_text(b"a: 1\n\nb: \x00\n", "m.yaml")) == [
-        ("CW103", "the file contains a NUL byte", 3, None)]
+    assert found_of(decode_text(b"a: 1\n\nb: \x00\nc: \x00\n", "m.yaml")) == [
+        ("CW103", "the file contains a NUL byte", 3, None)]  # the first NUL's line
     assert found_of(decode_text(b"a: 1\nb: \xff\n", "m.yaml")) == [
         ("CW103", "byte 0xff at offset 8 is not valid UTF-8", 2, None)]
     assert found_of(decode_text(b"\x80", "m.yaml")) == [("CW103", "byte 0x80 at offset 0 is not valid UTF-8", 1, None)]
