@@ -20,6 +20,14 @@ os.environ.setdefault("CWCONTRIB_STRICT_CODES", "1")
 DEMO = REPO / "submissions" / "digits-cnn-pair"
 
 
+@pytest.fixture(autouse=True)
+def _no_inherited_git_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that make git repositories must not see the caller's GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE, ...:
+    a CI runner or a hook that sets them would point `git init` in a temporary folder at another repository."""
+    for name in [name for name in os.environ if name.startswith("GIT_")]:
+        monkeypatch.delenv(name)
+
+
 class _NoAliasDumper(yaml.SafeDumper):
     def ignore_aliases(self, data: Any) -> bool:
         return True

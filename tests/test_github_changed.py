@@ -26,8 +26,9 @@ def _git_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True,
-                          env={**os.environ, **GIT_ENV}).stdout
+    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, env={**os.environ, **GIT_ENV})
+    assert done.returncode == 0, f"git {' '.join(args)} exited {done.returncode}: {done.stderr}"  # why, in CI's log
+    return done.stdout
 
 
 def write(repo: Path, path: str | bytes, text: str = "x\n") -> None:
