@@ -159,3 +159,15 @@ def test_a_damaged_file_says_so(tmp_path: Path) -> None:
     raw = (DEMO / "weights" / "t01-keras.weights.h5").read_bytes()
     code, message = refused(raw[:2048] + bytes(len(raw) - 2048))
     assert code == "CW402" and message.startswith("the HDF5 file cannot be read: ")
+
+
+@pytest.mark.parametrize(("group", "where"), [("", "/"), ("layers/dense/", "layers/dense/")])
+def test_a_name_that_is_not_utf8_names_its_group(tmp_path: Path, group: str, where: str) -> None:
+    """The message says where the bad name is: '/' at the file's root, else the group's path."""
+    path = tmp_path / "x.weights.h5"
+    with h5py.File(path, "w") as h5:
+        h5.create_dataset(f"{group}abcd", data=np.zeros(3, dtype=np.float32))
+        h5.create_dataset(f"{group}wxyz", data=np.zeros(3, dtype=np.float32))
+    raw = bytearray(path.read_bytes())
+    raw[raw.find(b"abcd")] = 0x80
+    assert refused(bytes(raw)) == ("CW402", f"{where} holds an object name that is not UTF-8 text")
