@@ -12,33 +12,36 @@ With `weights=None` Keras accepts any input of at least 32×32 with its top, so 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import keras
 from keras import layers
 
 InputShape = tuple[int, int, int]
+KerasBuilder = Callable[[int, InputShape, tuple[str, ...]], keras.Model]
+"""(num_classes, input_shape (H, W, C), modifications in the registry's order) -> a freshly initialised model."""
 
 
 def build(name: str, num_classes: int, input_shape: InputShape, modifications: tuple[str, ...]) -> keras.Model:
     """Dispatch for `registry.build`; arguments are already validated there."""
-    if name == "digits-cnn":
-        return digits_cnn(num_classes, input_shape)
-    applications = {
-        "vgg16": keras.applications.VGG16,
-        "resnet50": keras.applications.ResNet50,
-        "densenet121": keras.applications.DenseNet121,
-    }
-    height, width, _ = input_shape
-    if height < 32 or width < 32:
-        from cwcontrib.architectures.registry import ArchitectureError
+    return BUILDERS[name](num_classes, input_shape, modifications)
 
-        raise ArchitectureError(f"{name} (tensorflow) cannot take input {input_shape} (H, W, C): it needs ≥ 32×32")
-    activation: Any = None if "softmax-removed" in modifications else "softmax"
-    return applications[name](
-        weights=None, include_top=True, input_shape=input_shape, classes=num_classes,
-        classifier_activation=activation,
-    )
+
+def _application(name: str, builder: Callable[..., keras.Model]) -> KerasBuilder:
+    def build_application(num_classes: int, input_shape: InputShape, modifications: tuple[str, ...]) -> keras.Model:
+        height, width, _ = input_shape
+        if height < 32 or width < 32:
+            from cwcontrib.architectures.registry import ArchitectureError
+
+            raise ArchitectureError(f"{name} (tensorflow) cannot take input {input_shape} (H, W, C): it needs ≥ 32×32")
+        activation: Any = None if "softmax-removed" in modifications else "softmax"
+        return builder(
+            weights=None, include_top=True, input_shape=input_shape, classes=num_classes,
+            classifier_activation=activation,
+        )
+
+    return build_application
 
 
 def digits_cnn(num_classes: int = 10, input_shape: InputShape = (8, 8, 1)) -> keras.Model:
@@ -58,3 +61,12 @@ def digits_cnn(num_classes: int = 10, input_shape: InputShape = (8, 8, 1)) -> ke
         ],
         name="digits_cnn",
     )
+
+
+BUILDERS: dict[str, KerasBuilder] = {
+    "digits-cnn": lambda num_classes, input_shape, _: digits_cnn(num_classes, input_shape),
+    "vgg16": _application("vgg16", keras.applications.VGG16),
+    "resnet50": _application("resnet50", keras.applications.ResNet50),
+    "densenet121": _application("densenet121", keras.applications.DenseNet121),
+}
+"""Registry name -> Keras builder (`docs/templates/architecture.py` shows a new one)."""

@@ -36,6 +36,21 @@ class ArchitectureSpec:
     default_num_classes: int
     modifications: dict[str, dict[str, str]] = field(default_factory=dict)
     """Per framework: modification name -> one-line description, in the order they are applied."""
+    # What the entry promises, each checked by `parts.missing_parts` (tests/test_architecture_parts.py); a new
+    # entry that leaves one at its default is incomplete. CONTRIBUTING.md section 10 has the checklist.
+    dataset: str = ""
+    """The dataset registry name (`cwcontrib datasets`) whose shape and classes are the defaults above."""
+    parameters: dict[str, int] = field(default_factory=dict)
+    """Per framework: parameters at the default shape and classes without modifications, as fingerprints count
+    them (BatchNorm running statistics are buffers, not parameters)."""
+    pair_modifications: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per framework: the modifications that bring the two builders closest; the pair verdict, the weight mapping
+    and the logits comparison use them."""
+    pair_differences: tuple[str, ...] | None = None
+    """The pair's verdict kinds (`PairVerdict.kinds`), in order: () when equivalent; None when not declared."""
+    layout: str = ""
+    """"ordered" when `layout.torch_to_keras` maps the pair's PyTorch weights onto its Keras model (the logits
+    then agree); otherwise words of the LayoutError it raises, e.g. "bias on one side only"."""
 
 
 LIBRARY_DEFAULT_INPUT_SHAPE: InputShape = (32, 32, 3)
@@ -61,6 +76,10 @@ _SPECS: dict[str, ArchitectureSpec] = {
             },
             default_input_shape=(8, 8, 1),
             default_num_classes=10,
+            dataset="sklearn-digits",
+            parameters={"pytorch": 8_714, "tensorflow": 8_714},
+            pair_differences=(),
+            layout="ordered",
         ),
         ArchitectureSpec(
             name="vgg16",
@@ -88,6 +107,12 @@ _SPECS: dict[str, ArchitectureSpec] = {
                 },
                 "tensorflow": {"softmax-removed": _KERAS_SOFTMAX_REMOVED},
             },
+            dataset="cifar10",
+            parameters={"pytorch": 134_301_514, "tensorflow": 33_638_218},
+            pair_modifications={"pytorch": ("avgpool-and-classifier-removed", "dropout-removed"),
+                                "tensorflow": ("softmax-removed",)},
+            pair_differences=(),
+            layout="ordered",
         ),
         ArchitectureSpec(
             name="resnet50",
@@ -100,6 +125,12 @@ _SPECS: dict[str, ArchitectureSpec] = {
             default_input_shape=(32, 32, 3),
             default_num_classes=10,
             modifications={"tensorflow": {"softmax-removed": _KERAS_SOFTMAX_REMOVED}},
+            dataset="cifar10",
+            parameters={"pytorch": 23_528_522, "tensorflow": 23_555_082},
+            pair_modifications={"tensorflow": ("softmax-removed",)},
+            pair_differences=("parameter-count", "conv-bias", "conv-geometry", "batchnorm-epsilon",
+                              "batchnorm-momentum", "flops"),
+            layout="bias on one side only",
         ),
         ArchitectureSpec(
             name="densenet121",
@@ -114,6 +145,11 @@ _SPECS: dict[str, ArchitectureSpec] = {
             default_input_shape=(32, 32, 3),
             default_num_classes=10,
             modifications={"tensorflow": {"softmax-removed": _KERAS_SOFTMAX_REMOVED}},
+            dataset="cifar10",
+            parameters={"pytorch": 6_964_106, "tensorflow": 6_964_106},
+            pair_modifications={"tensorflow": ("softmax-removed",)},
+            pair_differences=("batchnorm-epsilon", "batchnorm-momentum"),
+            layout="ordered",
         ),
     )
 }

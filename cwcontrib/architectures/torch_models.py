@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
 InputShape = tuple[int, int, int]
+TorchBuilder = Callable[[int, InputShape, tuple[str, ...]], nn.Module]
+"""(num_classes, input_shape (H, W, C), modifications in the registry's order) -> a freshly initialised module."""
 
 
 class DigitsCNN(nn.Module):
@@ -37,11 +40,10 @@ class DigitsCNN(nn.Module):
 def build(name: str, num_classes: int, input_shape: InputShape, modifications: tuple[str, ...],
           *, meta: bool = False) -> nn.Module:
     """Dispatch for `registry.build`; arguments are already validated there."""
-    builders = {"digits-cnn": _digits_cnn, "vgg16": _vgg16, "resnet50": _resnet50, "densenet121": _densenet121}
     # The meta device makes every parameter a shape without storage, so torchvision's initialisers are no-ops.
     device = torch.device("meta") if meta else contextlib.nullcontext()
     with device:
-        return builders[name](num_classes, input_shape, modifications)
+        return BUILDERS[name](num_classes, input_shape, modifications)
 
 
 def _digits_cnn(num_classes: int, input_shape: InputShape, _: tuple[str, ...]) -> nn.Module:
@@ -101,3 +103,12 @@ def _densenet121(num_classes: int, input_shape: InputShape, _: tuple[str, ...]) 
     _require_rgb("densenet121", input_shape, 32)
     model: nn.Module = torchvision.models.densenet121(weights=None, num_classes=num_classes)
     return model
+
+
+BUILDERS: dict[str, TorchBuilder] = {
+    "digits-cnn": _digits_cnn,
+    "vgg16": _vgg16,
+    "resnet50": _resnet50,
+    "densenet121": _densenet121,
+}
+"""Registry name -> PyTorch builder (`docs/templates/architecture.py` shows a new one)."""
