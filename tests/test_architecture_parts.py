@@ -211,3 +211,14 @@ def test_a_missing_part_is_named(registered: Registered, broken: Break) -> None:
 
 def test_every_part_has_a_way_to_fail() -> None:
     assert {part for broken in BREAKS for part in broken.expected} == set(PARTS)
+
+
+def test_contributing_checklist_names_every_field_of_an_entry() -> None:
+    """CONTRIBUTING.md section 10 is the checklist: it names every ArchitectureSpec field and the template."""
+    guide = (REPO / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    section = guide[guide.index("### A reference architecture"):guide.index("### A dataset")]
+    fields = [f.name for f in dataclasses.fields(registry.ArchitectureSpec)]
+    assert [f for f in fields if f"`{f}`" not in section] == []
+    assert "docs/templates/architecture.py" in section and "docs/templates/architecture.md" in section
+    for builders in ("torch_models.py", "keras_models.py", "BUILDERS[name]"):
+        assert builders in section
