@@ -10,11 +10,15 @@ So each task redoes only what binds the catalog to the bytes it evaluates, with 
    digest (manifest as data + every declared sha256) must be the one the catalog was built from;
 2. the weights file's sha256 must be the catalog's (the record's key) before the safe reader opens it;
 3. stage 5's own per-run evaluation (`checks.evaluation.predict_run` with the stage-4 reference builder, the
-   registry's test split and the one trusted `preprocess`), scored as `claims_reproduce` scores it;
+   registry's test split and the one trusted `preprocess`), scored as `claims_reproduce` scores it; a run whose
+   weights are an ONNX graph (`weights_format` onnx, issue 15) needs no reference builder: its graph is read
+   through the same checks as stage 4 (CW416-CW423) and run by the ONNX Runtime harness on the CPU, and its record
+   names that harness and `evidence: onnxruntime`;
 4. the record is made by `records_from_evaluation`, as `validate --record` makes it, and written atomically by the
    driver into `<out>/<submission>/<weights sha256>.<harness digest[:16]>.json` as each task finishes.
 
-A run whose record (same weights sha256, same harness digest) is already there is not evaluated again, so an
+A run whose record (same weights sha256, same harness digest: the framework harness's, or the ONNX Runtime
+harness's for a graph) is already there is not evaluated again, so an
 audit that was killed continues where it stopped. The driver never reads weights; tasks never write files.
 """
 
@@ -71,6 +75,7 @@ class Summary:
     catalog: str
     out: str
     harness_sha256: str
+    onnx_harness_sha256: str | None = None  # the ONNX Runtime harness's digest, when ONNX graphs were selected
     selected: int = 0
     already_recorded: int = 0
     evaluated: int = 0
@@ -90,10 +95,19 @@ class Summary:
         return not self.disagreements and not self.not_evaluated
 
 
+ONNX = "onnx"  # the weights format of a run that ships its network as an ONNX graph
+
+
 def harness_sha256() -> str:
     from cwcontrib.evaluate import harness_identity
 
     return harness_identity("pytorch")["sha256"]  # the digest of the harness source, the same for every framework
+
+
+def onnx_harness_sha256() -> str:
+    from cwcontrib.onnx.harness import onnx_harness_identity
+
+    return onnx_harness_identity("cpu")["sha256"]  # the digest of its source, the same for every provider
 
 
 def _claimed(row: dict[str, Any]) -> int:
@@ -209,10 +223,12 @@ def evaluate_job(job: RunJob, data_dir: str | None) -> TaskResult:
     import numpy as np
 
     from cwcontrib.checks.evaluation import content_digest, predict_run
+    from cwcontrib.checks.weights import Reference
     from cwcontrib.datasets import DatasetError
     from cwcontrib.evaluate import Evaluation, EvaluationError, harness_identity, resolve_device
     from cwcontrib.hashing import sha256_file
     from cwcontrib.statistics import tolerance
+    from cwcontrib.weights import WeightsError
 
     folder = Path(job.folder)
     ctx, errors = _stage_one(folder)
@@ -236,17 +252,24 @@ def evaluate_job(job: RunJob, data_dir: str | None) -> TaskResult:
     except DatasetError as exc:
         return TaskResult(job.run_id, reason=DATASET_UNAVAILABLE, detail=exc.portable)
     try:
-        reference = ctx.references[job.framework_key] = _reference(ctx, job.content_digest, job.framework_key)
-        device = resolve_device("auto") if reference.framework == "pytorch" else "cpu"  # as claims_reproduce
+        if job.weights_format == ONNX:  # the run's own graph is its architecture, as stage 4 has it
+            from cwcontrib.onnx.harness import onnx_harness_identity
+
+            ctx.references[job.framework_key] = Reference(job.framework_key, "onnx", None, {}, None)
+            device, harness = "cpu", onnx_harness_identity("cpu")  # ONNX Runtime on the CPU
+        else:
+            reference = ctx.references[job.framework_key] = _reference(ctx, job.content_digest, job.framework_key)
+            device = resolve_device("auto") if reference.framework == "pytorch" else "cpu"  # as claims_reproduce
+            harness = harness_identity(reference.framework)
         predictions = predict_run(ctx, job.framework_key, job.weights_path, job.weights_format, x, device)
-    except EvaluationError as exc:
+    except (EvaluationError, WeightsError) as exc:  # refused by the framework or ONNX Runtime, or by the checks
         return TaskResult(job.run_id, reason=FAILED, detail=str(exc))
     except Exception as exc:  # cwcontrib's own failure, never blamed on the submission
         return TaskResult(job.run_id, reason=INTERNAL_ERROR, detail=f"{type(exc).__name__}: {exc}")
     n = len(labels)
     result = Evaluation(trial=job.trial_id, framework=job.framework_key, n=n, claimed_correct=job.claimed_correct,
                         measured_correct=int(np.sum(predictions == labels)), tolerance=tolerance(n), device=device,
-                        harness=harness_identity(reference.framework), predictions=predictions.tobytes(),
+                        harness=harness, predictions=predictions.tobytes(),
                         dtype=predictions.dtype.str)
     return TaskResult(job.run_id, evaluation={"dataset": dataset, "runs": [result.as_dict()]})
 
@@ -333,12 +356,13 @@ def run_audit(root: Path, out: Path, submissions: Sequence[str] = (), arch: str 
               progress: bool = False) -> Summary:
     jobs, skipped = select_jobs(root, submissions, arch, status)
     harness = harness_sha256()
-    summary = Summary(catalog=str(root / "catalog"), out=str(out), harness_sha256=harness, selected=len(jobs),
-                      not_evaluated=list(skipped))
+    graphs = onnx_harness_sha256() if any(job.weights_format == ONNX for job in jobs) else None
+    summary = Summary(catalog=str(root / "catalog"), out=str(out), harness_sha256=harness,
+                      onnx_harness_sha256=graphs, selected=len(jobs), not_evaluated=list(skipped))
     done = _existing(out)
     todo = []
     for job in jobs:
-        record = done.get((job.weights_sha256, harness))
+        record = done.get((job.weights_sha256, (graphs or "") if job.weights_format == ONNX else harness))
         if record is None:
             todo.append(job)
             continue
@@ -353,8 +377,10 @@ def run_audit(root: Path, out: Path, submissions: Sequence[str] = (), arch: str 
         gpus = gpus_per_task if gpus_per_task is not None else (1.0 if ray.cluster_resources().get("GPU") else 0.0)
         task = ray.remote(evaluate_job)
         pending = [task.options(num_cpus=cpus_per_task, name=f"audit {job.run_id}",
-                                # the harness evaluates Keras on the CPU (claims_reproduce), so only PyTorch asks
-                                num_gpus=gpus if job.framework == "pytorch" else 0).remote(job, data_dir)
+                                # the harness evaluates Keras on the CPU (claims_reproduce), and the audit ONNX
+                                # graphs in ONNX Runtime on the CPU, so only PyTorch weights ask for a GPU
+                                num_gpus=gpus if job.framework == "pytorch" and job.weights_format != ONNX
+                                else 0).remote(job, data_dir)
                    for job in todo]
         bar = _Bar(progress, len(pending))
         try:
@@ -389,8 +415,11 @@ def _collect(summary: Summary, job: RunJob, result: TaskResult, out: Path) -> No
 
 
 def render_text(summary: Summary) -> str:
+    harnesses = summary.harness_sha256[:16]
+    if summary.onnx_harness_sha256:
+        harnesses += f"; ONNX graphs: {summary.onnx_harness_sha256[:16]}"
     lines = [f"audited {summary.selected} run(s) with weights: {summary.evaluated} re-evaluated now, "
-             f"{summary.already_recorded} already recorded by this harness ({summary.harness_sha256[:16]}), "
+             f"{summary.already_recorded} already recorded by this harness ({harnesses}), "
              f"{len(summary.not_evaluated)} not evaluated; records in {summary.out}"]
     if summary.disagreements:
         lines.append(f"{len(summary.disagreements)} run(s) disagree with the catalog:")

@@ -80,6 +80,16 @@ SUBMISSIONS = TableSpec("submissions", "submission_id", "One row per accepted su
     _c("runs_with_weights", "int", "Runs whose weights are in the dataset (a file or a URI)."),
     _c("runs_sampled", "int", "Runs with weights drawn by the catalog's audit sample."),
     _c("runs_reevaluated", "int", "Runs with a verification record."),
+    _c("runs_reproduced_in_framework", "int", "Runs whose claim a re-evaluation in their own framework reproduced "
+                                              "(evidence `framework`: the weights loaded into the framework's "
+                                              "trusted reference)."),
+    _c("runs_reproduced_in_onnxruntime", "int", "Runs whose claim only ONNX Runtime reproduced (evidence "
+                                                "`onnxruntime`: the run's own ONNX graph, a weaker level of "
+                                                "evidence)."),
+    _c("runs_not_reproduced", "int", "Runs re-evaluated whose measurement did not reproduce the claim within the "
+                                     "tolerance."),
+    _c("runs_not_reevaluated", "int", "Runs without a verification record (`sampled-not-yet-evaluated`, "
+                                      "`self-reported`, `results-only`). The four counts add up to `runs`."),
     _c("audit_sampling_rate", "float", "runs_sampled / runs_with_weights: the share of runs the audit plans to "
                                        "re-evaluate (null without weights).", nullable=True),
 ))
@@ -186,6 +196,10 @@ RUNS = TableSpec("runs", "run_id", "One row per run: one trial trained in one fr
     _c("verified_by", "string", "What produced the record (`cwcontrib validate --record`, a GPU job, "
                                 "`cwcontrib audit`).", nullable=True),
     _c("predictions_sha256", "string", "sha256 of the per-example predictions the harness made.", nullable=True),
+    _c("evidence", "string", "What the re-evaluation proves: `framework` (reproduced, or not, in its own "
+                             "framework: its weights loaded strictly into the framework's trusted reference) or "
+                             "`onnxruntime` (its ONNX graph run by the ONNX Runtime harness: weaker, the graph "
+                             "stands in for the framework); null when not re-evaluated.", nullable=True),
     _c("accuracy_harness", "string", "Who measured `test_accuracy`: always `self-reported` (the contributor's "
                                      "own evaluation); the harness columns say who measured `measured_accuracy`."),
 ))

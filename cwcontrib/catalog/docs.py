@@ -42,6 +42,19 @@ a `status`:
 - `self-reported`: weights are present, never re-evaluated;
 - `results-only`: no weights in the dataset.
 
+A re-evaluated run's `evidence` says what its record proves (catalog format 2, issue 15): `framework` when its
+weights were loaded strictly into the trusted reference of the framework it was trained in and evaluated there,
+`onnxruntime` when the run shipped an ONNX graph (docs/onnx.md) and the ONNX Runtime harness evaluated that graph:
+"reproduced in ONNX Runtime" is weaker than "reproduced in its own framework", since the graph stands in for the
+framework. Each submission row counts its runs once in `runs_reproduced_in_framework`,
+`runs_reproduced_in_onnxruntime`, `runs_not_reproduced` or `runs_not_reevaluated` (they add up to `runs`), as do
+`catalog.json`'s `audit` totals and the datasheet's verification table:
+
+```python
+runs = cwcontrib.load_catalog("runs")
+runs.groupby(["evidence", "reproduced"], dropna=False).size()   # evidence <NA>: not re-evaluated
+```
+
 The audit sample re-evaluates every run of {AUDIT_RATE:.0%} of each submission's trials with weights (at least
 {AUDIT_MIN_TRIALS}), chosen from the submission's content digest; `submissions.audit_sampling_rate` and
 `catalog.json`'s `audit` state the rate per submission and overall. Verification records live in

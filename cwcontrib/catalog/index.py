@@ -28,12 +28,19 @@ from cwcontrib import __version__
 from cwcontrib.atomic import recover_dir, replace_dir, write_bytes_atomic
 from cwcontrib.catalog.columns import TABLES, arrow_table
 from cwcontrib.catalog.extract import AUDIT_MIN_TRIALS, AUDIT_RATE, Extract, extract
-from cwcontrib.catalog.verification import IgnoredRecord, VerificationRecord, newest_by_weights, read_records
+from cwcontrib.catalog.verification import (
+    EVIDENCE_COUNTS,
+    IgnoredRecord,
+    VerificationRecord,
+    evidence_count,
+    newest_by_weights,
+    read_records,
+)
 from cwcontrib.checks.base import ProgressSink
 from cwcontrib.findings import Finding
 from cwcontrib.hashing import sha256_file
 
-CATALOG_FORMAT = "1"
+CATALOG_FORMAT = "2"  # 2: runs.evidence and the submissions' evidence counts (issue 15: ONNX Runtime apart)
 CACHE_FORMAT = "2"  # 2: the hyperparameters table, runs.epochs_trained, trials.lr_schedule
 
 
@@ -155,6 +162,7 @@ def _join_status(run: dict[str, Any], record: VerificationRecord | None) -> dict
         "verified_on": record.date.isoformat() if record else None,
         "verified_by": record.produced_by if record else None,
         "predictions_sha256": record.predictions_sha256 if record else None,
+        "evidence": record.harness.level if record else None,
     }
     return {**run, "status": status, **measured}
 
@@ -166,12 +174,17 @@ class Rows:
     ignored: list[IgnoredRecord]
 
 
+COUNTS = ("runs_with_weights", "runs_sampled", "runs_reevaluated", *EVIDENCE_COUNTS)
+
+
 def _audit_counts(runs: list[dict[str, Any]], sampled: int) -> dict[str, Any]:
     with_weights = sum(1 for r in runs if r["weights_sha256"])
+    outcomes = [evidence_count(r) for r in runs]
     return {
         "runs_with_weights": with_weights,
         "runs_sampled": sampled,
         "runs_reevaluated": sum(1 for r in runs if r["status"] == "reevaluated"),
+        **{name: outcomes.count(name) for name in EVIDENCE_COUNTS},
         "audit_sampling_rate": sampled / with_weights if with_weights else None,
     }
 
@@ -183,7 +196,7 @@ def join_rows(extracts: dict[str, Extract], records: list[VerificationRecord],
     for record in records:
         by_submission.setdefault(record.submission_id, []).append(record)
     ignored = list(ignored)
-    totals = {"runs_with_weights": 0, "runs_sampled": 0, "runs_reevaluated": 0}
+    totals = dict.fromkeys(COUNTS, 0)
     for submission_id, ex in sorted(extracts.items()):
         chosen = newest_by_weights(by_submission.pop(submission_id, []))
         known = {r["weights_sha256"] for r in ex.runs if r["weights_sha256"]}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -28,10 +28,44 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# The level of evidence a re-evaluation gives (issue 15): the framework harnesses load the weights into the trusted
+# reference of the framework the run was trained in; the ONNX Runtime harness runs the graph the run shipped.
+FRAMEWORK, ONNXRUNTIME = "framework", "onnxruntime"
+Evidence = Literal["framework", "onnxruntime"]
+EVIDENCE_LABELS: dict[str, str] = {FRAMEWORK: "reproduced in its own framework",
+                                   ONNXRUNTIME: "reproduced in ONNX Runtime"}
+
+
+# How far each run of the catalog is re-evaluated, one count per outcome: every run is in exactly one.
+EVIDENCE_COUNTS = ("runs_reproduced_in_framework", "runs_reproduced_in_onnxruntime", "runs_not_reproduced",
+                   "runs_not_reevaluated")
+
+
+def evidence_count(run: Mapping[Any, Any]) -> str:
+    """Which of EVIDENCE_COUNTS a row of the runs table counts in."""
+    if run["status"] != "reevaluated":
+        return "runs_not_reevaluated"
+    if not run["reproduced"]:
+        return "runs_not_reproduced"
+    return "runs_reproduced_in_onnxruntime" if run["evidence"] == ONNXRUNTIME else "runs_reproduced_in_framework"
+
+
 class Harness(_Strict):
+    """The harness's identity as stage 5 reports it. The framework harnesses' identity is name, version and sha256
+    (evidence `framework`, implied); the ONNX Runtime harness's also names its evidence, the ONNX Runtime version
+    and the execution provider."""
+
     name: str
     version: str
     sha256: Sha256
+    evidence: Evidence | None = None
+    onnxruntime: str | None = None
+    provider: str | None = None
+
+    @property
+    def level(self) -> str:
+        """`framework` or `onnxruntime`: what a record by this harness proves."""
+        return self.evidence or FRAMEWORK
 
 
 class DatasetRef(_Strict):
@@ -64,7 +98,8 @@ class VerificationRecord(_Strict):
         return f"{self.weights_sha256}.{self.harness.sha256[:16]}.json"
 
     def to_json(self) -> bytes:
-        return (json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n").encode()
+        # Unset optional harness fields are left out: a framework harness's record has the bytes it always had.
+        return (json.dumps(self.model_dump(mode="json", exclude_none=True), indent=2, sort_keys=True) + "\n").encode()
 
 
 @dataclass(frozen=True)

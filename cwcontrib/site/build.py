@@ -571,6 +571,10 @@ def _hyperparameters(trial: dict[str, Any] | None) -> list[tuple[str, str]]:
     return [(str(k), json.dumps(v) if not isinstance(v, str) else v) for k, v in sorted(values.items())]
 
 
+# What a re-evaluation proves (runs.evidence, issue 15), as the pair pages say it.
+EVIDENCE = {"framework": "re-evaluated in its own framework",
+            "onnxruntime": "re-evaluated in ONNX Runtime (its ONNX graph: weaker than its own framework)"}
+
 # (label, run column, formatter): the rows of the side-by-side table on each pair page.
 RUN_FIELDS: list[tuple[str, str, str]] = [
     ("Run id", "run_id", "g"), ("Framework key", "framework_key", "g"), ("Framework", "framework", "g"),
@@ -588,7 +592,7 @@ RUN_FIELDS: list[tuple[str, str, str]] = [
     ("Weights sha256", "weights_sha256", "g"), ("Weights path", "weights_path", "g"),
     ("Weights URI", "weights_uri", "g"), ("Verification status", "status", "g"),
     ("Measured correct", "measured_correct", "g"), ("Measured accuracy", "measured_accuracy", "f4"),
-    ("Tolerance (examples)", "tolerance", "g"), ("Reproduced", "reproduced", "g"),
+    ("Tolerance (examples)", "tolerance", "g"), ("Reproduced", "reproduced", "g"), ("Evidence", "evidence", "ev"),
     ("Verified on device", "verified_device", "g"), ("Harness", "verified_harness", "g"),
     ("Harness sha256", "verified_harness_sha256", "g"), ("Verified on", "verified_on", "g"),
     ("Verified by", "verified_by", "g"), ("Predictions sha256 (harness)", "predictions_sha256", "g"),
@@ -600,6 +604,8 @@ def _run_value(run: dict[str, Any] | None, column: str, kind: str) -> str:
         return "—"
     if column == "input":
         return f"{run['input_height']}×{run['input_width']}×{run['input_channels']}"
+    if kind == "ev":
+        return EVIDENCE.get(run.get(column) or "", "—")  # a catalog before format 2 has no evidence column: "—"
     return fmt_float(run.get(column)) if kind == "f4" else fmt_general(run.get(column))
 
 
