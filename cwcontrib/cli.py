@@ -192,6 +192,8 @@ def cmd_architectures(args: argparse.Namespace) -> int:
     from cwcontrib.architectures import ArchitectureError
     from cwcontrib.architectures.library import compare_names, listing
 
+    if args.check is not None:
+        return _check_architectures(args.check)
     if not args.compare:
         sys.stdout.write(listing())
         return EXIT_OK
@@ -203,6 +205,24 @@ def cmd_architectures(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     print(json.dumps(verdict.as_dict(), indent=2, ensure_ascii=False))
     return EXIT_OK
+
+
+def _check_architectures(requested: list[str]) -> int:
+    """`cwcontrib architectures --check [NAME ...]`: every missing part, one line each (CONTRIBUTING.md section 10)."""
+    from cwcontrib.architectures import ArchitectureError, names
+    from cwcontrib.architectures.parts import missing_parts
+
+    checked = requested or names()
+    try:
+        missing = [line for name in checked for line in missing_parts(name)]
+    except ArchitectureError as exc:
+        print(f"cwcontrib: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for line in missing:
+        print(line)
+    incomplete = len({line.split(": ", 1)[0] for line in missing})
+    print(f"{len(checked)} reference architecture(s) checked, {incomplete} incomplete", file=sys.stderr)
+    return EXIT_FINDINGS if missing else EXIT_OK
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
@@ -299,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
                                help="print the pair verdict (JSON) of two architectures by name instead")
     architectures.add_argument("--input-shape", nargs=3, type=int, default=[32, 32, 3], metavar=("H", "W", "C"))
     architectures.add_argument("--num-classes", type=int, default=10)
+    architectures.add_argument("--check", nargs="*", metavar="NAME",
+                               help="check that registry architectures (all when none is named) have every part "
+                                    "(CONTRIBUTING.md section 10): one line per missing part, exit 1 if any")
     architectures.set_defaults(func=cmd_architectures)
 
     datasets = commands.add_parser("datasets", help="list the registered datasets")

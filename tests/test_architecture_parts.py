@@ -222,3 +222,16 @@ def test_contributing_checklist_names_every_field_of_an_entry() -> None:
     assert "docs/templates/architecture.py" in section and "docs/templates/architecture.md" in section
     for builders in ("torch_models.py", "keras_models.py", "BUILDERS[name]"):
         assert builders in section
+
+
+def test_the_command_line_check(registered: Registered, capsys: pytest.CaptureFixture[str]) -> None:
+    from cwcontrib import cli
+
+    assert cli.main(["architectures", "--check", "example-cnn"]) == 1  # the real docs have no example-cnn section
+    out, err = capsys.readouterr()
+    assert out == 'example-cnn: docs entry: no section "### `example-cnn`" in architectures.md\n'
+    assert err == "1 reference architecture(s) checked, 1 incomplete\n"
+    assert cli.main(["architectures", "--check", "digits-cnn"]) == 0
+    assert capsys.readouterr() == ("", "1 reference architecture(s) checked, 0 incomplete\n")
+    assert cli.main(["architectures", "--check", "lenet"]) == 2
+    assert "unknown architecture 'lenet'" in capsys.readouterr().err
