@@ -12,6 +12,7 @@ import ctypes
 import errno
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -20,8 +21,23 @@ _RENAME_EXCHANGE = 2
 ASIDE = ".old-"  # `<name>.old-<pid>`: a previous folder moved aside by the fallback swap
 
 
+def ordinary_mode(bits: int = 0o666) -> int:
+    """`bits` under the process's umask: the permissions an ordinary `open()` would give a new file."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return bits & ~mask
+
+
 def write_bytes_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
-    """Write beside, fsync, rename over `path`; `mode` sets the new file's permission bits (mkstemp's are 0600)."""
+    """Write beside, fsync, rename over `path`; `mode` sets the new file's permission bits (mkstemp's are 0600).
+
+    A target that exists and is no regular file (`-o /dev/null`, `/dev/stdout`, a FIFO) is written into, not
+    renamed over: a rename would replace the device or pipe itself with a file (as root, /dev/null for everyone).
+    """
+    if _is_special(path):
+        with open(path, "wb") as handle:
+            handle.write(data)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -35,6 +51,13 @@ def write_bytes_atomic(path: Path, data: bytes, mode: int | None = None) -> None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _is_special(path: Path) -> bool:
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode) and not stat.S_ISDIR(os.stat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
 
 
 def _exchange(a: Path, b: Path) -> bool:

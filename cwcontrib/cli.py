@@ -59,10 +59,10 @@ def _write(text: str, output: str | None) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    target = Path(output)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(target)
+    from cwcontrib.atomic import ordinary_mode, write_bytes_atomic
+
+    # Atomic, and written into `-o /dev/null` or a pipe rather than renamed over it.
+    write_bytes_atomic(Path(output), data, mode=ordinary_mode())
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from cwcontrib.atomic import write_bytes_atomic
+from cwcontrib.atomic import ordinary_mode, write_bytes_atomic
 from cwcontrib.manifest import MANIFEST_NAMES
 
 InputShape = tuple[int, int, int]
@@ -209,8 +209,7 @@ def save_torch(model_or_state_dict: Any, path: str | os.PathLike[str], *, archit
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
     _compare(expected, {k: _numpy(v) for k, v in tensors.items()}, "the state dict")
     data: bytes = save(tensors)
-    write_bytes_atomic(target_path, data)
-    os.chmod(target_path, 0o666 & ~_umask())  # the temporary file was private; the export is an ordinary file
+    write_bytes_atomic(target_path, data, mode=ordinary_mode())  # an export is an ordinary file, not a private one
     _compare(expected, _read_back(target_path, "safetensors"), str(target_path))
     return target_path
 
@@ -222,12 +221,6 @@ def _numpy(tensor: Any) -> np.ndarray:
         raise ExportError("a tensor is bfloat16; the reference's are float32: export model.float()")
     array: np.ndarray = tensor.numpy()
     return array
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 # --- Keras --------------------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from cwcontrib.atomic import ordinary_mode
 from cwcontrib.models import SCHEMA_VERSION
 
 FILL_IN = "FILL-IN"
@@ -270,7 +271,7 @@ def scaffold(target: Path, *, architecture: str, dataset: str, frameworks: str, 
         (staged / TRIALS_TABLE).write_text(trials_table_text(keys, trials), encoding="utf-8")
         for folder in FOLDERS:
             (staged / folder).mkdir()
-        staged.chmod(0o777 & ~_umask())
+        staged.chmod(ordinary_mode(0o777))
         _check_target(target)  # again, just before the rename: an empty folder is replaced, anything else kept
         os.rename(staged, target)
     except BaseException:
@@ -281,9 +282,3 @@ def scaffold(target: Path, *, architecture: str, dataset: str, frameworks: str, 
             f"{', '.join(f'{f}/' for f in FOLDERS)}\n"
             f"next: put your training scripts in code/, train, export the weights ({savers}), fill in every "
             f"{FILL_IN} and the table, then `cwcontrib checksum {target}` and `cwcontrib validate {target}`\n")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
