@@ -12,12 +12,20 @@ file (never external data). The bytes are checked with the validator's own `chec
 written, then written beside the target and renamed over it, so an export that returns is a graph the weights
 stage accepts.
 
-Keras: Keras' own ONNX export (`model.export(path, format="onnx")`) and tf2onnx need the `tf2onnx` package, whose
-protobuf pin conflicts with the TensorFlow this project supports; export_keras says so instead of guessing.
+Keras: Keras' own ONNX export (`model.export(path, format="onnx")`), run in a process of its own under the torch
+backend (with the TensorFlow backend it needs tf2onnx, whose protobuf pin conflicts with TensorFlow 2.21): the
+model is saved as a `.keras` archive, loaded there with safe_mode, exported with a dynamic batch dimension, its
+input and output renamed `input` and `logits`, and checked like the PyTorch graphs. The run's layout is NHWC.
+
+    from cwcontrib.onnx.export import export_keras
+    export_keras(model, "weights/t01-keras.onnx")      # the input shape is the model's own
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -37,8 +45,6 @@ def torch_onnx_bytes(model: Any, input_shape: tuple[int, int, int], opset: int =
     """The serialized, checked ONNX graph of a torch.nn.Module taking NCHW float32 images of `input_shape`
     (height, width, channels)."""
     import torch
-
-    from cwcontrib.weights import WeightsError
 
     height, width, channels = input_shape
     example = torch.zeros(1, channels, height, width, dtype=torch.float32)
@@ -61,6 +67,13 @@ def torch_onnx_bytes(model: Any, input_shape: tuple[int, int, int], opset: int =
     finally:
         model.train(was_training)
         private.cleanup()
+    return _checked(data)
+
+
+def _checked(data: bytes) -> bytes:
+    """`data` if the validator's own ONNX checks accept it (so an export that returns is a graph stage 4 accepts)."""
+    from cwcontrib.weights import WeightsError
+
     try:
         check_onnx_bytes(data)
     except WeightsError as exc:
@@ -77,13 +90,62 @@ def export_torch(model: Any, path: str | Path, input_shape: tuple[int, int, int]
     return target
 
 
-def export_keras(model: Any, path: str | Path) -> Path:
-    """Not available here: Keras' ONNX export runs through tf2onnx, which is not installed (its protobuf pin
-    conflicts with TensorFlow 2.21)."""
-    import importlib.util
+def export_keras(model: Any, path: str | Path, input_shape: tuple[int, int, int] | None = None,
+                 opset: int = DEFAULT_OPSET) -> Path:
+    """Write a Keras model as a checked `.onnx` graph at `path` (atomically); returns the path. The graph takes
+    NHWC float32 images (`input`, batch dimension dynamic) and gives `logits`: the run's layout is NHWC."""
+    target = Path(path)
+    if target.suffix != ".onnx":
+        raise OnnxExportError(f"{target.name}: an ONNX graph's file name ends in .onnx")
+    write_bytes_atomic(target, keras_onnx_bytes(model, input_shape, opset))
+    return target
 
-    if importlib.util.find_spec("tf2onnx") is None:
-        raise OnnxExportError("Keras to ONNX needs tf2onnx (Keras' model.export(format='onnx') uses it), which is not "
-                              "installed here: its protobuf pin conflicts with TensorFlow 2.21. Submit Keras runs "
-                              "as .weights.h5 (cwcontrib.export.save_keras) instead.")
-    raise OnnxExportError("Keras to ONNX is not supported by cwcontrib yet")
+
+def keras_onnx_bytes(model: Any, input_shape: tuple[int, int, int] | None = None, opset: int = DEFAULT_OPSET) -> bytes:
+    """The serialized, checked ONNX graph of a Keras model, exported by Keras itself under the torch backend in a
+    process of its own (cwcontrib.onnx.keras_export says why)."""
+    shape = input_shape or _keras_input_shape(model)
+    with tempfile.TemporaryDirectory(prefix="cwcontrib-onnx-") as private:
+        archive, written = Path(private) / "model.keras", Path(private) / "model.onnx"
+        model.save(archive)
+        env = {**os.environ, "KERAS_BACKEND": "torch", "CUDA_VISIBLE_DEVICES": ""}
+        command = [sys.executable, "-m", "cwcontrib.onnx.keras_export", str(archive), str(written),
+                   *map(str, shape), str(opset)]
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=EXPORT_TIMEOUT, check=False)
+        if done.returncode != 0 or not written.is_file():
+            tail = done.stderr.strip().splitlines()[-5:]
+            raise OnnxExportError(f"Keras' ONNX export failed (exit {done.returncode}): {' '.join(tail)}")
+        data = _named_input_and_logits(written.read_bytes())
+    return _checked(data)
+
+
+# Loading Keras and torch and tracing a model: minutes at most even for the large reference networks.
+EXPORT_TIMEOUT = 1800
+
+
+def _keras_input_shape(model: Any) -> tuple[int, int, int]:
+    shape = tuple(model.input_shape)
+    if len(shape) != 4 or any(not isinstance(d, int) for d in shape[1:]):
+        raise OnnxExportError(f"the model's input shape is {shape}; pass input_shape=(height, width, channels)")
+    return shape[1], shape[2], shape[3]
+
+
+def _named_input_and_logits(data: bytes) -> bytes:
+    """Name the graph's one input `input` and one output `logits`, as export_torch's graphs are."""
+    import onnx
+
+    model = onnx.ModelProto.FromString(data)
+    graph = model.graph
+    initializers = {t.name for t in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in initializers]
+    if len(inputs) != 1 or len(graph.output) != 1:
+        raise OnnxExportError(f"the exported graph has {len(inputs)} inputs and {len(graph.output)} outputs, "
+                              "not one each")
+    renames = {inputs[0].name: "input", graph.output[0].name: "logits"}
+    for value in (inputs[0], graph.output[0]):
+        value.name = renames[value.name]
+    for node in graph.node:
+        node.input[:] = [renames.get(name, name) for name in node.input]
+        node.output[:] = [renames.get(name, name) for name in node.output]
+    serialized: bytes = model.SerializeToString()
+    return serialized
