@@ -104,6 +104,8 @@ def export_keras(model: Any, path: str | Path, input_shape: tuple[int, int, int]
 def keras_onnx_bytes(model: Any, input_shape: tuple[int, int, int] | None = None, opset: int = DEFAULT_OPSET) -> bytes:
     """The serialized, checked ONNX graph of a Keras model, exported by Keras itself under the torch backend in a
     process of its own (cwcontrib.onnx.keras_export says why)."""
+    if not callable(getattr(model, "save", None)) or not hasattr(model, "input_shape"):
+        raise OnnxExportError(f"{type(model).__name__} is not a Keras model (no save() and input_shape)")
     shape = input_shape or _keras_input_shape(model)
     with tempfile.TemporaryDirectory(prefix="cwcontrib-onnx-") as private:
         archive, written = Path(private) / "model.keras", Path(private) / "model.onnx"
