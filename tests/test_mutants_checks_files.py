@@ -455,3 +455,30 @@ def test_the_weights_cache_is_private(tmp_path: Path, monkeypatch: pytest.Monkey
     assert folder == tmp_path / "deep" / "cache" / "weights"
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert files._private_cache() == folder  # already there: kept
+
+
+def test_two_remote_weights_files_are_plural(submission: Submission) -> None:
+    append_artifact(submission, **remote("safetensors", ".safetensors", 1))
+    append_artifact(submission, **remote("pytorch", ".pt", 2))
+    ctx, found = files_stage(submission)
+    assert found == [("CW215", "2 weights files are remote, not verified (declared by URI only, e.g. "
+                               "https://weights.example.org/1.safetensors): pass --fetch",
+                      ctx.at(f"/artifacts/{NEXT}/uri"))]
+
+
+def test_declarations_after_one_by_uri_are_still_checked(submission: Submission) -> None:
+    append_artifact(submission, uri="https://example.org/notes.txt", format="text", size=1, sha256="0" * 64)
+    append_artifact(submission, **declared(submission)[CURVE_INDEX])
+    ctx, found = files_stage(submission)
+    assert found == [("CW213", "https://example.org/notes.txt is declared by URI only",
+                      ctx.at(f"/artifacts/{NEXT}/uri")),
+                     ("CW209", f"{CURVE!r} is declared more than once", ctx.at(f"/artifacts/{NEXT + 1}/path"))]
+
+
+def test_checks_that_need_the_listing_do_nothing_without_it(submission: Submission) -> None:
+    """The listing check failing (a CW001 of its own) leaves no tree: the checks that need it say nothing more."""
+    ctx = manifest_stage(submission)
+    assert ctx.model is not None and ctx.tree is None
+    assert list(files.artifacts_match_their_checksums(ctx)) == []
+    assert list(files.no_undeclared_files(ctx)) == []
+    assert ctx.verified == set()
