@@ -482,3 +482,42 @@ def test_checks_that_need_the_listing_do_nothing_without_it(submission: Submissi
     assert list(files.artifacts_match_their_checksums(ctx)) == []
     assert list(files.no_undeclared_files(ctx)) == []
     assert ctx.verified == set()
+
+
+def test_each_download_is_asked_for_the_declared_digest_and_size_into_its_content_address(
+        submission: Submission, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fetch_verified (tested against a real HTTPS server in tests/test_remote_weights.py) is handed the declared
+    sha256 and size, which bound the download, and a cache name made of the digest and the format's extension."""
+    from cwcontrib.catalog import fetch
+
+    calls: list[tuple[str, str, int, Path]] = []
+    real = fetch.fetch_verified
+
+    def spy(url: str, sha256: str, limit: int, target: Path) -> Path:
+        calls.append((url, sha256, limit, target))
+        return real(url, sha256, limit, target)
+
+    monkeypatch.setattr(fetch, "fetch_verified", spy)
+    monkeypatch.setenv("CWCONTRIB_CACHE", str(tmp_path / "cache"))
+    append_artifact(submission, **{**remote("pytorch", ".pt", 2), "uri": "https://127.0.0.1:9/2.pt"})
+    append_artifact(submission, **{**remote("keras-h5", ".weights.h5", 3), "uri": "https://127.0.0.1:9/3.weights.h5"})
+    files_stage(submission, options=Options(fetch=True))  # nothing listens on port 9: both downloads fail
+    cache = tmp_path / "cache" / "weights"
+    assert calls == [("https://127.0.0.1:9/2.pt", "2" * 64, 3, cache / f"{'2' * 64}.pt"),
+                     ("https://127.0.0.1:9/3.weights.h5", "3" * 64, 3, cache / f"{'3' * 64}.weights.h5")]
+
+
+def test_an_unexpected_failure_while_fetching_names_the_uri(submission: Submission,
+                                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """cwcontrib's own failure is CW001 naming what it was fetching, never a finding against the contributor."""
+    from cwcontrib.catalog import fetch
+
+    def broken(url: str, sha256: str, limit: int, target: Path) -> Path:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(fetch, "fetch_verified", broken)
+    monkeypatch.setenv("CWCONTRIB_CACHE", str(tmp_path / "cache"))
+    append_artifact(submission, **{**remote("pytorch", ".pt", 2), "uri": "https://127.0.0.1:9/2.pt"})
+    _, found = files_stage(submission, options=Options(fetch=True))
+    assert found == [("CW001", "check remote_weights_are_fetched failed: RuntimeError: a bug",
+                      Location("https://127.0.0.1:9/2.pt"))]
