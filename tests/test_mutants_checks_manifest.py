@@ -216,3 +216,16 @@ def test_only_warnings_may_be_acknowledged(submission: Submission) -> None:
     assert found == [("CW115", "CW206 (checksum-mismatch) is an error: errors cannot be acknowledged, only fixed",
                       ctx.at("/acknowledgements/1/code"), "Fix what the error says and remove the acknowledgement.")]
     assert ctx.model is not None
+
+
+def test_without_a_schema_version_an_unknown_hyperparameter_points_to_schema_1_2(submission: Submission) -> None:
+    submission.edit(lambda d: d.pop("schema_version"))
+    submission.edit(lambda d: d["hyperparameters"].update(dropout=0.1))
+    ctx, found = manifest_stage(submission)
+    assert found == [
+        ("CW110", "'schema_version' is a required property", ctx.at(""), SCHEMA_HINT),
+        ("CW110", "unknown field 'dropout'", ctx.at("/hyperparameters/dropout"),
+         f"Remove it or fix its spelling; allowed here: {HYPERPARAMETERS_1_2}. Further hyperparameters "
+         "(dropout, label smoothing, ...) go under `extra` from schema 1.2 on: set `schema_version: \"1.2\"` and "
+         "write `extra: {dropout: <value>}` inside `hyperparameters`."),
+    ]
