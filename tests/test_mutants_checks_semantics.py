@@ -482,6 +482,7 @@ def test_a_license_ref_needs_its_text_declared_and_not_empty(submission: Submiss
     ("https://homearpa.org/x", None),
     ("https://8.8.8.8/x", None),
     ("https://arxiv.org/abs/2108.12768", None),
+    ("https:///x", "'' is a single-label host name, which only a local network resolves"),  # no host at all
 ])
 def test_hosts_nobody_else_can_resolve(url: str, problem: str | None) -> None:
     assert unreachable_host(url) == problem
