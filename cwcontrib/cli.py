@@ -74,7 +74,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"cwcontrib: {args.path} is not a folder", file=sys.stderr)
         return EXIT_USAGE
     options = Options(reeval=not args.no_reeval, sample=args.sample, all_trials=args.all, device=args.device,
-                      data_dir=Path(args.data_dir) if args.data_dir else None, seed=args.seed, fetch=args.fetch)
+                      data_dir=Path(args.data_dir) if args.data_dir else None, seed=args.seed, fetch=args.fetch,
+                      workers=None)
     validation = run_validation(root, progress=progress_sink(args.quiet), options=options)
     report = validation.report
     if args.record:

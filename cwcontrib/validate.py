@@ -259,12 +259,32 @@ def validate(root: Path, limits: Limits = DEFAULT_LIMITS, progress: ProgressSink
 
 def run_validation(root: Path, limits: Limits = DEFAULT_LIMITS, progress: ProgressSink | None = None,
                    options: Options | None = None) -> Validation:
-    with private_caches():
-        return _validate(root, limits, progress, options)
+    from cwcontrib.workers import WorkerLimits, wanted, worker_pool
+
+    options = options or Options()
+    with private_caches(), worker_pool(wanted(options.workers), WorkerLimits.for_files(limits.file_bytes)) as pool:
+        return _validate(root, limits, progress, options, pool)
 
 
-def _validate(root: Path, limits: Limits, progress: ProgressSink | None, options: Options | None) -> Validation:
-    ctx = Context(root=root, limits=limits, progress=progress or ProgressSink(), options=options or Options())
+def _start_workers(ctx: Context) -> None:
+    """Once the manifest stage knows the frameworks, their workers start importing them, overlapping the files
+    stage's hashing (cwcontrib/workers.py). A submission whose every weights file is an ONNX graph needs none: its
+    graphs are its architectures. A framework started here that turns out unneeded only costs its import; one not
+    started here starts when the weights stage first asks for it."""
+    from cwcontrib.models import ArtifactFormat
+
+    if ctx.workers is None or ctx.model is None:
+        return
+    weights = [a.format for a in ctx.model.artifacts if a.format.value in ("onnx", "safetensors", "pytorch",
+                                                                            "keras-h5")]
+    if weights and all(fmt is ArtifactFormat.ONNX for fmt in weights):
+        return
+    ctx.workers.start({framework.name.value for framework in ctx.model.frameworks.values()})
+
+
+def _validate(root: Path, limits: Limits, progress: ProgressSink | None, options: Options,
+              pool: Any = None) -> Validation:
+    ctx = Context(root=root, limits=limits, progress=progress or ProgressSink(), options=options, workers=pool)
     findings: list[Finding] = []
     stages: dict[str, str] = {}
     skipped: dict[str, str] = {}  # stage -> why it did not run, or why it evaluated nothing
@@ -275,6 +295,8 @@ def _validate(root: Path, limits: Limits, progress: ProgressSink | None, options
             found += _unexplained(ctx, stage, found) if stage == "manifest" else []
             findings.extend(found)
             stages[stage], reason = _status(ctx, stage, found)
+            if stage == "manifest":
+                _start_workers(ctx)
         else:
             stages[stage] = "skipped"
         if reason is not None:

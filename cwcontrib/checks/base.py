@@ -46,6 +46,7 @@ class Options:
     data_dir: Path | None = None
     seed: str | None = None  # hex, fixed after submission by the runner; else $CWCONTRIB_SEED, else os.urandom
     fetch: bool = False  # download weights declared by URI only (HTTPS, bounded, sha256-checked, cached)
+    workers: bool | None = False  # torch and TensorFlow in worker processes; None: unless already imported (CLI)
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Context:
     fetched: dict[str, tuple[Path, str]] = field(default_factory=dict)  # uri -> (cache folder, file name), verified
     results: dict[str, Any] = field(default_factory=dict)  # report sections beyond findings
     looking_at: str = ""  # the file a check is reading, named by an internal-error finding
+    workers: Any = None  # a cwcontrib.workers.WorkerPool when frameworks work in worker processes, else None
 
     @property
     def manifest_file(self) -> str:

@@ -10,12 +10,13 @@ per-example disagreement and McNemar's test between the frameworks are reported 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +41,8 @@ from cwcontrib.predictions import compare as compare_predictions
 from cwcontrib.statistics import mcnemar, tolerance
 from cwcontrib.tables import TableError
 from cwcontrib.trials import ResolvedRun, ResolvedTrial
-from cwcontrib.weights import WeightsError, model_tensors, read_weights_verified
+from cwcontrib.weights import WeightsError, model_tensors, read_verified, read_weights_verified
+from cwcontrib.workers import Pending, Worker, completed
 
 
 def content_digest(ctx: Context) -> str:
@@ -125,6 +127,39 @@ def predict_run(ctx: Context, key: str, path: str, fmt: str, x: np.ndarray, devi
     return predict_keras(reference.model, x)
 
 
+def start_prediction(ctx: Context, key: str, path: str, fmt: str, x: np.ndarray, token: str,
+                     device: Callable[[], str]) -> Pending:
+    """A run's predictions being computed: by its framework's worker, which holds the reference model (sent the
+    bytes verified here, read once more and checked against the verified sha256 before the worker sees them, and
+    the split once per worker, named by `token`), or here and now by `predict_run`. `device` is called only for a
+    run that needs it (resolving `auto` asks torch, which a TensorFlow-only submission never imports)."""
+    reference = ctx.references[key]
+    worker: Worker | None = reference.worker
+    if worker is None:
+        framework = reference.framework
+        return completed(lambda: predict_run(ctx, key, path, fmt, x, _device_for(framework, device)))
+    try:
+        assert ctx.model is not None
+        location = weights_location(ctx, path)
+        assert location is not None  # only runs whose weights loaded strictly in stage 4 are evaluated
+        artifact = next(a for a in ctx.model.artifacts if (a.path or a.uri) == path)
+        data = read_verified(*location, artifact.size, artifact.sha256)
+        if worker.input_token != token:
+            worker.call(f"receiving the {len(x):,} examples to evaluate", "input", token, x)
+            worker.input_token = token
+        used = _device_for(reference.framework, device)
+    except Exception as exc:
+        return Pending(None, "", error=exc)
+    return worker.submit(f"evaluating {path}", "predict", key, fmt, token, used, payload=data)
+
+
+def _device_for(framework: str, device: Callable[[], str]) -> str:
+    """The device a run is evaluated on: the validation's for PyTorch, ONNX Runtime's choice for ONNX, else CPU."""
+    if framework == "pytorch":
+        return device()
+    return _onnx_device(device()) if framework == "onnx" else "cpu"
+
+
 def _pair_result(trial: ResolvedTrial, labels: np.ndarray, evaluated: dict[str, Evaluation]) -> dict[str, Any]:
     (a, first), (b, second) = sorted(evaluated.items())[:2]
     pa, pb = first.classes(), second.classes()
@@ -140,6 +175,16 @@ def _pair_result(trial: ResolvedTrial, labels: np.ndarray, evaluated: dict[str, 
         "disagreement_rate": float(np.mean(pa != pb)),
         "mcnemar": test.as_dict(),
     }
+
+
+def _resolve_device(ctx: Context) -> str:
+    """The validation's device: `auto` is CUDA when torch sees a GPU, asked of the PyTorch worker when there is one
+    (this process never imports torch then)."""
+    requested = ctx.options.device
+    worker = ctx.workers.workers.get("pytorch") if ctx.workers is not None and requested == "auto" else None
+    if worker is None:
+        return resolve_device(requested)
+    return str(worker.call("resolving the device", "device", requested))
 
 
 def _onnx_device(device: str) -> str:
@@ -402,7 +447,7 @@ def claims_reproduce(ctx: Context) -> Iterator[Finding]:
         if problem is not None:
             yield problem
     x = preprocess(split, dataset.preprocessing.rescale, dataset.preprocessing.mean, dataset.preprocessing.std)
-    device = resolve_device(ctx.options.device)
+    device = functools.cache(lambda: _resolve_device(ctx))
     n = len(split.labels)
     allowed = tolerance(n)
     formats = weights_formats(model)
@@ -412,15 +457,19 @@ def claims_reproduce(ctx: Context) -> Iterator[Finding]:
     try:
         for trial in plan.chosen:
             evaluated: dict[str, Evaluation] = {}
-            for key in plan.evaluable(trial):
+            # A trial's runs start together (each framework's worker predicts in parallel), then are read in order.
+            started = {key: start_prediction(ctx, key, trial.runs[key].run.weights or "",
+                                             formats[trial.runs[key].run.weights or ""], x, split.sha256, device)
+                       for key in plan.evaluable(trial)}
+            for key, pending in started.items():
                 run = trial.runs[key]
                 ctx.progress.advance(1)
                 assert run.run.weights is not None  # runs without weights are absent from the plan
                 framework = ctx.references[key].framework
-                used = device if framework == "pytorch" else _onnx_device(device) if framework == "onnx" else "cpu"
                 ctx.looking_at = run.run.weights
                 try:
-                    predictions = predict_run(ctx, key, run.run.weights, formats[run.run.weights], x, used)
+                    predictions = pending.result()
+                    used = _device_for(framework, device)
                 except (EvaluationError, WeightsError) as exc:  # the framework refused the model or the input,
                     plan.absent[(trial.id, key)] = FAILED  # or the file changed since it was verified: not verifiable
                     yield finding("CW502", f"{run.run.weights}: {exc}", run.at("weights"))

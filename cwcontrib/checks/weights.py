@@ -8,36 +8,18 @@ by tensor (keys, shapes, dtypes, finiteness). The two frameworks' references get
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
-from typing import Any
 
 from cwcontrib.checks.base import Context, check
 from cwcontrib.codes import finding
 from cwcontrib.findings import Finding, printable
 from cwcontrib.models import Manifest
+from cwcontrib.reference_models import Reference as Reference  # imported from here by the audit
+from cwcontrib.reference_models import ReferenceSpec, build_from_spec
 from cwcontrib.trials import ResolvedRun
 from cwcontrib.weights import FORMATS_FOR_FRAMEWORK, TensorSummary, WeightsError, model_tensors, read_weights, summarise
-
-
-@dataclass
-class Reference:
-    """A trusted model for one framework key, the tensors its weights file must hold, its fingerprint."""
-
-    key: str
-    framework: str  # "pytorch" or "tensorflow"
-    model: Any
-    expected: dict[str, tuple[tuple[int, ...], str]]
-    fingerprint: Any
-
-
-def _expected_tensors(framework: str, model: Any) -> dict[str, tuple[tuple[int, ...], str]]:
-    if framework == "pytorch":
-        return {k: (tuple(v.shape), str(v.dtype).removeprefix("torch.")) for k, v in model.state_dict().items()}
-    from cwcontrib.evaluate import keras_reference_tensors
-
-    return {k: (v.shape, str(v.dtype)) for k, v in keras_reference_tensors(model).items()}
+from cwcontrib.workers import Pending, Worker, WorkerFailure, completed
 
 
 def reference_name(model: Manifest, key: str) -> str:
@@ -55,19 +37,42 @@ def reference_name(model: Manifest, key: str) -> str:
     return name
 
 
-def build_reference(model: Manifest, key: str) -> Reference:
-    """Raises ArchitectureError (unknown name/modification) or ImportError (framework missing)."""
-    from cwcontrib.architectures import build, fingerprint
-
+def reference_spec(model: Manifest, key: str) -> ReferenceSpec:
     architecture = model.architecture
-    framework = model.frameworks[key].name.value
     implementation = architecture.implementations.get(key)
     modifications = tuple(implementation.modifications) if implementation else ()
     shape = (architecture.input_shape.height, architecture.input_shape.width, architecture.input_shape.channels)
-    # PyTorch references live on the meta device (shapes, no memory); weights are assigned at evaluation.
-    meta = {"meta": True} if framework == "pytorch" else {}
-    built = build(reference_name(model, key), framework, architecture.num_classes, shape, modifications, **meta)
-    return Reference(key, framework, built, _expected_tensors(framework, built), fingerprint(built, shape, label=key))
+    return ReferenceSpec(key, reference_name(model, key), model.frameworks[key].name.value, architecture.num_classes,
+                         shape, modifications)
+
+
+def build_reference(model: Manifest, key: str) -> Reference:
+    """Raises ArchitectureError (unknown name/modification) or ImportError (framework missing). In this process
+    (the audit's Ray tasks, `CWCONTRIB_WORKERS=0`); `cwcontrib validate` builds in a framework worker."""
+    return build_from_spec(reference_spec(model, key))
+
+
+def start_reference(ctx: Context, model: Manifest, key: str) -> Pending:
+    """A key's reference being built: by its framework's worker when the validation has workers (the worker keeps
+    the model; the Reference holds the worker, the expected tensors and the fingerprint), else here and now."""
+    spec = reference_spec(model, key)
+    worker = ctx.workers.get(spec.framework) if ctx.workers is not None else None
+    if worker is None:
+        return completed(lambda: build_from_spec(spec))
+    building = worker.submit(f"building the {spec.name} reference model of {key}", "build", spec)
+    return RemoteReference(building, spec, worker)
+
+
+class RemoteReference(Pending):
+    """A reference a worker builds: its answer (expected tensors, fingerprint) becomes a Reference."""
+
+    def __init__(self, building: Pending, spec: ReferenceSpec, worker: Worker):
+        super().__init__(None, building.doing)
+        self.building, self.spec, self.remote = building, spec, worker
+
+    def result(self) -> Reference:
+        expected, fingerprint = self.building.result()
+        return Reference(self.spec.key, self.spec.framework, None, expected, fingerprint, worker=self.remote)
 
 
 # The frameworks a reference model needs; only their absence is CW414.
@@ -91,12 +96,15 @@ def reference_architectures_match_the_declaration(ctx: Context) -> Iterator[Find
                                f"the limit of {ctx.limits.reference_pixels:,}", ctx.at("/architecture/input_shape"))
         return
     graphs = onnx_keys(ctx)
-    for key in sorted(model.frameworks):
+    started: dict[str, Pending] = {}
+    for key in sorted(model.frameworks):  # every build starts before any is awaited: the workers build in parallel
         if key in graphs:  # the run's own ONNX graph is its architecture: checked per run in weights_load_strictly
             ctx.references[key] = Reference(key, "onnx", None, {}, None)
             continue
+        started[key] = start_reference(ctx, model, key)
+    for key, pending in started.items():
         try:
-            reference = build_reference(model, key)
+            reference = pending.result()
         except ArchitectureError as exc:
             yield finding("CW412", f"{key}: {exc}", ctx.at("/architecture/name"))
             continue
@@ -104,6 +112,9 @@ def reference_architectures_match_the_declaration(ctx: Context) -> Iterator[Find
             if not _framework_missing(exc):
                 raise  # cwcontrib's own import failed: an internal error (CW001), not the submission's
             yield finding("CW414", f"{key}: cannot build the reference model: {exc}", ctx.at(f"/frameworks/{key}"))
+            continue
+        except WorkerFailure as exc:  # cwcontrib's own failure, never the submission's: no reference, said why
+            yield finding("CW001", f"{key}: {exc}", ctx.at(f"/frameworks/{key}"))
             continue
         ctx.references[key] = reference
     # One declared count for the architecture, but a pair's references may differ (Keras' ResNet50 has biased
