@@ -222,7 +222,7 @@ def test_a_size_that_is_not_the_declared_one(submission: Submission) -> None:
     assert triples(found) == [("CW205", f"{CURVE!r} has {size} bytes, declared {size + 1}",
                                ctx.at(f"/artifacts/{CURVE_INDEX}/size"))]
     assert found[0].hint == f"Set `size: {size}` if the file is right."
-    assert CURVE not in ctx.verified
+    assert ctx.verified == demo_paths(submission) - {CURVE}  # the files declared after it are still checked
 
 
 def total(sub: Submission, *leave_out: str) -> int:
@@ -305,7 +305,7 @@ def test_a_file_swapped_for_a_link_after_the_listing_is_refused_when_opened(
     assert refusal.value.code == "CW201"
     assert triples(list(files.artifacts_match_their_checksums(ctx))) == [
         ("CW201", f"{rel!r}: {refusal.value}", ctx.at(f"/artifacts/{index}/path"))]
-    assert rel not in ctx.verified and rel not in ctx.weights_read
+    assert ctx.verified == demo_paths(submission) - {rel} and rel not in ctx.weights_read
 
 
 def test_weights_grown_after_the_listing_are_a_wrong_checksum_and_not_read(submission: Submission) -> None:
@@ -521,3 +521,65 @@ def test_an_unexpected_failure_while_fetching_names_the_uri(submission: Submissi
     _, found = files_stage(submission, options=Options(fetch=True))
     assert found == [("CW001", "check remote_weights_are_fetched failed: RuntimeError: a bug",
                       Location("https://127.0.0.1:9/2.pt"))]
+
+
+def test_declared_files_after_one_by_uri_are_still_looked_for(submission: Submission) -> None:
+    append_artifact(submission, uri="https://example.org/notes.txt", format="text", size=1, sha256="0" * 64)
+    append_artifact(submission, path="notes/missing.txt", format="text", size=1, sha256="0" * 64)
+    ctx, found = files_stage(submission)
+    assert found[-1] == ("CW203", "'notes/missing.txt' does not exist", ctx.at(f"/artifacts/{NEXT + 1}/path"))
+
+
+def test_a_name_two_folders_deep_is_judged_by_its_last_component(submission: Submission) -> None:
+    submission.write_file("notes/deep/fine.txt", "hello\n", "text")
+    _, found = files_stage(submission)
+    assert found == []
+
+
+def test_hashing_runs_on_at_most_the_named_threads(submission: Submission, monkeypatch: pytest.MonkeyPatch) -> None:
+    names: set[str] = set()
+    real = files._check_one
+
+    def spy(ctx: Context, artifact: Any, path: str) -> Any:
+        names.add(threading.current_thread().name)
+        return real(ctx, artifact, path)
+
+    monkeypatch.setattr(files, "_check_one", spy)
+    _, found = files_stage(submission)
+    assert found == []
+    assert names and all(name.startswith("cwcontrib-hash") for name in names)
+    assert len(names) <= files._workers()
+
+
+def test_bytes_whose_digest_is_not_the_declared_one_are_never_parsed(
+        submission: Submission, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cwcontrib.weights
+
+    parsed: list[int] = []
+    real = cwcontrib.weights.summarise_weights
+
+    def spy(data: Any, fmt: str) -> Any:
+        parsed.append(len(data))
+        return real(data, fmt)
+
+    monkeypatch.setattr(cwcontrib.weights, "summarise_weights", spy)
+    for rel in sorted(weights_paths(submission)):
+        raw = bytearray((submission.root / rel).read_bytes())
+        raw[-1] ^= 1
+        (submission.root / rel).write_bytes(bytes(raw))
+    _, found = files_stage(submission)
+    assert [code for code, _, _ in found] == ["CW206"] * 10
+    assert parsed == []
+
+
+class FailingProgress(ProgressSink):
+    def advance(self, amount: int) -> None:
+        raise RuntimeError("a bug")
+
+
+def test_an_unexpected_failure_while_hashing_names_the_file(submission: Submission) -> None:
+    ctx = Context(root=submission.root, progress=FailingProgress())
+    run_stage(ctx, "manifest")
+    found = [(f.code, f.message, f.location) for f in run_stage(ctx, "files")]
+    assert found == [("CW001", "check artifacts_match_their_checksums failed: RuntimeError: a bug",
+                      Location("code/common.py"))]
