@@ -50,6 +50,7 @@ def test_what_the_safe_loader_finds_is_reported_as_it_is(submission: Submission)
     assert [(code, location.line, location.pointer) for code, _, location, _ in found] == [
         ("CW105", text.count("\n") + 1, "/schema_version")]
     assert ctx.looking_at == "submission.yaml"
+    assert ctx.model is None  # an unusable manifest is not validated against the schema, nor made a model
 
 
 def test_a_manifest_that_is_not_a_mapping(submission: Submission) -> None:
