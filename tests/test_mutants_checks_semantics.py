@@ -593,3 +593,13 @@ def test_scanned_as_table(submission: Submission) -> None:
     assert semantics._scanned_as_table(ctx, "code/common.py") is False
     assert semantics._scanned_as_table(ctx, "never/verified.csv") is False  # not verified: not read either
     assert semantics._scanned_as_table(ctx, "never/verified.parquet") is True  # Parquet is never text
+
+
+def test_epochs_trained_equal_to_the_epochs_is_what_the_curve_is_held_to(submission: Submission) -> None:
+    submission.edit(lambda d: d.update(schema_version="1.2"))
+    submission.edit(lambda d: first_run(d).update(epochs_trained=20))
+    write_curve(submission, curve(19))
+    _, found = semantics_stage(submission)
+    assert [(f.code, f.message, f.hint) for f in found] == [
+        ("CW302", "the curve has 19 epochs, the run trained 20 (its `epochs_trained`)",
+         "Write one row per epoch trained, or fix the run's `epochs_trained`.")]
