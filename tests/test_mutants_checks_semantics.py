@@ -375,7 +375,7 @@ def test_epochs_trained_beyond_the_trial_s_epochs(submission: Submission) -> Non
 
 def test_curve_cells_each_with_its_row_and_column(submission: Submission) -> None:
     rows = ["epoch,loss,val_loss,accuracy"] + [f"{i},0.5,0.6,0.1" for i in range(1, 21)]
-    rows[2] = "2,low,0.6,x"  # accuracy is not checked: only epoch and the losses
+    rows[2] = "2,low,nan,x"  # accuracy is not checked: only epoch and the losses, each of them
     rows[3] = "4,0.5,0.6,0.1"
     rows[4] = "4,nan,inf,0.1"
     rows[5] = "5,1000000,1000000.5,0.1"
@@ -384,6 +384,7 @@ def test_curve_cells_each_with_its_row_and_column(submission: Submission) -> Non
     _, found = semantics_stage(submission)
     assert [(f.code, f.message, f.location) for f in found] == [
         ("CW314", "loss value 'low' is not a number", Location(CURVE, 3, row=2, column="loss")),
+        ("CW308", "val_loss is 'nan' at epoch 2", Location(CURVE, 3, row=2)),
         ("CW314", "epoch is '4', expected 3", Location(CURVE, 4, row=3)),
         ("CW308", "loss is 'nan' at epoch 4", Location(CURVE, 5, row=4)),
         ("CW308", "val_loss is 'inf' at epoch 4", Location(CURVE, 5, row=4)),
