@@ -604,3 +604,56 @@ def test_epochs_trained_equal_to_the_epochs_is_what_the_curve_is_held_to(submiss
     assert [(f.code, f.message, f.hint) for f in found] == [
         ("CW302", "the curve has 19 epochs, the run trained 20 (its `epochs_trained`)",
          "Write one row per epoch trained, or fix the run's `epochs_trained`.")]
+
+
+# -- a trials table ---------------------------------------------------------------------------------------------------
+
+def to_table(sub: Submission, change: Any = None) -> None:
+    from tests.test_checks import _to_trials_table
+
+    _to_trials_table(sub, change)
+
+
+def test_trials_from_a_table_join_those_written_inline(submission: Submission) -> None:
+    inline = submission.manifest()["trials"][:1]
+    to_table(submission)
+    submission.edit(lambda d: d.update(trials=[{**inline[0], "id": "t00"}]))
+    ctx, found = found_in(submission)
+    assert found == []
+    assert [t.id for t in ctx.trials] == ["t00", "t01", "t02", "t03", "t04", "t05"]
+
+
+def test_a_table_with_a_bad_column_gives_no_trial(submission: Submission) -> None:
+    def rename(rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            row["colour"] = "red"
+
+    to_table(submission, rename)
+    ctx, found = found_in(submission)
+    assert found[0][:2] == ("CW313", "column 'colour' is neither `id`, `hyperparameters.<name>` nor "
+                                     "`<framework>.<field>`")
+    assert found[0][2] == Location("trials.csv", 1, column="colour")
+    assert ctx.trials == []
+
+
+def test_an_unreadable_trials_table(submission: Submission) -> None:
+    def long_cell(rows: list[dict[str, Any]]) -> None:
+        rows[1]["pytorch.curves"] = "c" * (DEFAULT_LIMITS.cell_chars + 1)
+
+    to_table(submission, long_cell)
+    ctx, found = found_in(submission)
+    with pytest.raises(TableError) as refusal:
+        read_table(submission.root, "trials.csv", "csv", DEFAULT_LIMITS)
+    assert refusal.value.line == 3
+    assert found == [(refusal.value.code, str(refusal.value), Location("trials.csv", 3))]
+    assert ctx.trials == []
+
+
+def test_an_undeclared_trials_table(submission: Submission) -> None:
+    to_table(submission)
+    submission.edit(lambda d: d["artifacts"].pop())  # trials.csv, declared last
+    ctx = Context(root=submission.root)
+    run_stage(ctx, "manifest")
+    run_stage(ctx, "files")
+    found = [(f.code, f.message, f.location) for f in run_stage(ctx, "semantics")]
+    assert ("CW330", "'trials.csv' is not declared", ctx.at("/trials_table/path")) in found
