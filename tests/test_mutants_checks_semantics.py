@@ -561,6 +561,7 @@ def test_credentials_in_text_files_by_line(submission: Submission) -> None:
     ("notes/.env.local", "keras-h5", True), ("notes/.env", "keras-h5", True), ("Makefile", "pytorch", True),
     ("notes/run.SH", "pytorch", True), ("notes/data.bin", "pytorch", False), (".hidden", "pytorch", False),
     ("a.b/c", "pytorch", False), ("notes/x.csv", "pytorch", True), ("config", "yaml", True),
+    ("notes/v1.2.md", "pytorch", True),  # the last suffix counts
 ])
 def test_which_files_are_text(path: str, fmt: str, text: bool) -> None:
     assert semantics._is_text(path, fmt) is text
@@ -657,3 +658,15 @@ def test_an_undeclared_trials_table(submission: Submission) -> None:
     run_stage(ctx, "files")
     found = [(f.code, f.message, f.location) for f in run_stage(ctx, "semantics")]
     assert ("CW330", "'trials.csv' is not declared", ctx.at("/trials_table/path")) in found
+
+
+def test_a_line_that_is_not_utf8_is_still_scanned(submission: Submission) -> None:
+    submission.write_file("notes/log.txt", b"ok\n\xff\xfe " + GITHUB.encode() + b"\n", "text")
+    _, found = found_in(submission)
+    assert found == [("CW310", "this line holds what looks like a GitHub token (ghp_…)", Location("notes/log.txt", 2))]
+
+
+def test_a_split_the_registry_does_not_size_is_not_compared(submission: Submission) -> None:
+    submission.edit(lambda d: d["dataset"].update(split="validation", test_size=12345))
+    _, found = found_in(submission)
+    assert [code for code, _, _ in found if code == "CW318"] == []
