@@ -634,6 +634,7 @@ def test_a_table_with_a_bad_column_gives_no_trial(submission: Submission) -> Non
     assert found[0][:2] == ("CW313", "column 'colour' is neither `id`, `hyperparameters.<name>` nor "
                                      "`<framework>.<field>`")
     assert found[0][2] == Location("trials.csv", 1, column="colour")
+    assert [code for code, _, _ in found] == ["CW313"]  # no CW316: a table is given
     assert ctx.trials == []
 
 
