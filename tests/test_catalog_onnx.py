@@ -159,3 +159,16 @@ def test_a_catalog_without_the_evidence_columns_still_reads(repo: Path, tmp_path
     pq.write_table(table.drop(["evidence"]), old / "runs.parquet")
     runs = read_table(old, "runs")
     assert runs["evidence"].isna().all() and len(runs) == 15
+
+
+def test_pairs_say_which_evidence_each_side_has(repo: Path) -> None:
+    """measured_gap may compare a run measured in ONNX Runtime with one measured in its framework: the pair says so."""
+    pairs = read_table(repo / "catalog", "pairs")
+    demo = pairs[pairs["submission_id"] == DEMO.name]
+    assert len(demo) == 5 and set(zip(demo["evidence_a"], demo["evidence_b"], strict=True)) == {
+        ("framework", "framework")}
+    runs = read_table(repo / "catalog", "runs").set_index("run_id")
+    for _, pair in pairs.iterrows():
+        for side in ("a", "b"):
+            evidence = runs.loc[pair[f"run_{side}"], "evidence"]
+            assert (pd.isna(pair[f"evidence_{side}"]) and pd.isna(evidence)) or pair[f"evidence_{side}"] == evidence

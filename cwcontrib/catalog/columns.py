@@ -234,7 +234,12 @@ PAIRS = TableSpec("pairs", "pair_id", "One row per pair: two runs of one trial, 
     _c("architecture_differences", "string", "The pair verdict's one-line summary of what differs.", nullable=True),
     _c("status_a", "string", "Verification status of run a."),
     _c("status_b", "string", "Verification status of run b."),
-    _c("measured_gap", "float", "Gap between the two measured accuracies, when both runs were re-evaluated.",
+    _c("evidence_a", "string", "What run a's re-evaluation proves: `framework` or `onnxruntime` (runs.evidence); "
+                               "null when it was not re-evaluated.", nullable=True),
+    _c("evidence_b", "string", "What run b's re-evaluation proves, as evidence_a.", nullable=True),
+    _c("measured_gap", "float", "Gap between the two measured accuracies, when both runs were re-evaluated (see "
+                                "evidence_a/evidence_b: one may be measured in ONNX Runtime, the other in its "
+                                "framework).",
        nullable=True),
 ))
 

@@ -209,6 +209,7 @@ def join_rows(extracts: dict[str, Extract], records: list[VerificationRecord],
             a, b = status[pair["run_a"]], status[pair["run_b"]]
             both = a["measured_accuracy"] is not None and b["measured_accuracy"] is not None
             tables["pairs"].append({**pair, "status_a": a["status"], "status_b": b["status"],
+                                    "evidence_a": a["evidence"], "evidence_b": b["evidence"],
                                     "measured_gap": a["measured_accuracy"] - b["measured_accuracy"] if both else None})
         audit = _audit_counts(runs, sampled)
         for key in totals:
