@@ -267,19 +267,29 @@ def run_validation(root: Path, limits: Limits = DEFAULT_LIMITS, progress: Progre
 
 
 def _start_workers(ctx: Context) -> None:
-    """Once the manifest stage knows the frameworks, their workers start importing them, overlapping the files
-    stage's hashing (cwcontrib/workers.py). A submission whose every weights file is an ONNX graph needs none: its
-    graphs are its architectures. A framework started here that turns out unneeded only costs its import; one not
-    started here starts when the weights stage first asks for it."""
+    """Once the manifest stage knows the frameworks, their workers start importing them and each framework's first
+    reference starts building, overlapping the files stage's hashing (cwcontrib/workers.py). A submission whose every
+    weights file is an ONNX graph needs none: its graphs are its architectures. A worker or build started here that
+    turns out unneeded only costs CPU; one not started here starts when the weights stage first asks for it, and a
+    failure here is left for the weights stage to meet and report (no traceback from outside a check)."""
+    from cwcontrib.checks.weights import reference_spec
     from cwcontrib.models import ArtifactFormat
 
     if ctx.workers is None or ctx.model is None:
         return
-    weights = [a.format for a in ctx.model.artifacts if a.format.value in ("onnx", "safetensors", "pytorch",
-                                                                            "keras-h5")]
-    if weights and all(fmt is ArtifactFormat.ONNX for fmt in weights):
-        return
-    ctx.workers.start({framework.name.value for framework in ctx.model.frameworks.values()})
+    try:
+        weights = [a.format for a in ctx.model.artifacts
+                   if a.format.value in ("onnx", "safetensors", "pytorch", "keras-h5")]
+        if weights and all(fmt is ArtifactFormat.ONNX for fmt in weights):
+            return
+        ctx.workers.start({framework.name.value for framework in ctx.model.frameworks.values()})
+        shape = ctx.model.architecture.input_shape
+        if shape.height * shape.width > ctx.limits.reference_pixels:
+            return  # CW415: the weights stage builds nothing, so nothing is built ahead
+        for key in sorted(ctx.model.frameworks):  # the builds the weights stage will ask for, started now
+            ctx.workers.prebuild(reference_spec(ctx.model, key))
+    except Exception:  # the weights stage starts (or fails to start) what is missing, and says so
+        pass
 
 
 def _validate(root: Path, limits: Limits, progress: ProgressSink | None, options: Options,

@@ -329,14 +329,7 @@ class Worker:
         if self.failure is not None:
             pending.settle(error=WorkerFailure(self.framework, doing, f"had stopped earlier ({self.failure.what})"))
             return pending
-        if not self.ready:
-            try:
-                self._receive(f"starting (importing {self.framework})")
-            except WorkerFailure as exc:
-                pending.settle(error=exc)
-                return pending
-            self.ready = True
-        try:
+        try:  # not waiting for "ready": the request waits in the socket while the worker imports its framework
             self.conn.send((operation, args, -1 if payload is None else len(payload)))
             if payload is not None:
                 self.conn.send_bytes(payload)
@@ -350,6 +343,9 @@ class Worker:
         assert pending is self.in_flight
         self.in_flight = None
         try:
+            if not self.ready:
+                self._receive(f"{pending.doing} (it was still starting: importing {self.framework})")
+                self.ready = True
             status, value = self._receive(pending.doing)
         except WorkerFailure as exc:
             pending.settle(error=exc)
@@ -402,12 +398,27 @@ class WorkerPool:
     def __init__(self, limits: WorkerLimits) -> None:
         self.limits = limits
         self.workers: dict[str, Worker] = {}
+        self.prebuilt: dict[str, tuple[Any, Pending]] = {}  # framework key -> (spec, its build under way)
 
     def start(self, frameworks: set[str]) -> None:
         """Start a worker for each of these frameworks that has none yet (it begins importing at once)."""
         for framework in sorted(frameworks & set(WORKER_FRAMEWORKS)):
             if framework not in self.workers:
                 self.workers[framework] = Worker(framework, self.limits, call_timeout())
+
+    def prebuild(self, spec: Any) -> None:
+        """Start building a reference as soon as the manifest is known, so that the build (PyTorch's fingerprint on
+        the meta device imports ~800 more modules: seconds) also overlaps the files stage; the weights stage takes
+        it (`take`). Only a framework's first key: a second request would wait for the first's answer."""
+        worker = self.get(spec.framework)
+        if worker is not None and worker.in_flight is None and worker.failure is None:
+            self.prebuilt[spec.key] = (spec, worker.submit(f"building the {spec.name} reference model of {spec.key}",
+                                                           "build", spec))
+
+    def take(self, spec: Any) -> Pending | None:
+        """The build `prebuild` started for exactly this spec, once; None when there is none."""
+        found = self.prebuilt.pop(spec.key, None)
+        return found[1] if found is not None and found[0] == spec else None
 
     def get(self, framework: str) -> Worker | None:
         """The framework's worker, started now when it was not yet; None for a framework that stays here."""

@@ -156,10 +156,10 @@ def test_a_worker_killed_while_building_its_reference_is_an_internal_error(submi
     report = run_validation(submission.root, options=Options(workers=True, seed=SEED, device="cpu")).report
     internal = {f.message: f.location.pointer for f in report.findings if f.code == "CW001"}
     assert internal == {
-        "pytorch: the pytorch worker was killed by SIGKILL while building the digits-cnn reference model of pytorch":
-            "/frameworks/pytorch",
-        "keras: the tensorflow worker was killed by SIGKILL while building the digits-cnn reference model of keras":
-            "/frameworks/keras",
+        "pytorch: the pytorch worker was killed by SIGKILL while building the digits-cnn reference model of pytorch "
+        "(it was still starting: importing pytorch)": "/frameworks/pytorch",
+        "keras: the tensorflow worker was killed by SIGKILL while building the digits-cnn reference model of keras "
+        "(it was still starting: importing tensorflow)": "/frameworks/keras",
     }
     assert {f.code for f in report.findings} == {"CW001"}  # nothing blamed on the input
     assert report.stages["weights"] == "failed" and report.stages["evaluation"] == "skipped"
@@ -228,7 +228,8 @@ def test_a_worker_that_dies_while_starting_is_named(tmp_path: Path, monkeypatch:
     try:
         with pytest.raises(WorkerFailure) as failed:
             worker.call("saying who it is", "pid")
-        assert str(failed.value) == "the none worker exited with status 3 while starting (importing none)"
+        assert str(failed.value) == ("the none worker exited with status 3 while saying who it is (it was still "
+                                     "starting: importing none)")
     finally:
         worker.stop()
     assert not Path(worker.private).exists()

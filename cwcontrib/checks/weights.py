@@ -59,7 +59,8 @@ def start_reference(ctx: Context, model: Manifest, key: str) -> Pending:
     worker = ctx.workers.get(spec.framework) if ctx.workers is not None else None
     if worker is None:
         return completed(lambda: build_from_spec(spec))
-    building = worker.submit(f"building the {spec.name} reference model of {key}", "build", spec)
+    building = ctx.workers.take(spec) or worker.submit(f"building the {spec.name} reference model of {key}",
+                                                       "build", spec)
     return RemoteReference(building, spec, worker)
 
 
