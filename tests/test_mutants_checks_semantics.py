@@ -671,3 +671,18 @@ def test_a_split_the_registry_does_not_size_is_not_compared(submission: Submissi
     submission.edit(lambda d: d["dataset"].update(split="validation", test_size=12345))
     _, found = found_in(submission)
     assert [code for code, _, _ in found if code == "CW318"] == []
+
+
+def test_a_parquet_trials_table_is_read_as_parquet(submission: Submission) -> None:
+    import pandas as pd
+
+    to_table(submission)
+    frame = pd.read_csv(submission.root / "trials.csv")
+    (submission.root / "trials.csv").unlink()
+    submission.edit(lambda d: d["artifacts"].pop())  # trials.csv, declared last
+    frame.to_parquet(submission.root / "trials.parquet", index=False)
+    submission.redeclare("trials.parquet", "parquet")
+    submission.edit(lambda d: d.update(trials_table={"path": "trials.parquet", "format": "parquet"}))
+    ctx, found = found_in(submission)
+    assert found == []
+    assert [t.id for t in ctx.trials] == ["t01", "t02", "t03", "t04", "t05"]
