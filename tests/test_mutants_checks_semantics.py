@@ -200,15 +200,17 @@ def test_no_trials_at_all(submission: Submission) -> None:
     assert ("CW316", "neither `trials` nor `trials_table` is given", ctx.at("")) in found
 
 
-def test_a_trial_id_used_three_times_is_reported_at_each(submission: Submission) -> None:
+@pytest.mark.parametrize("times", [2, 3])
+def test_a_trial_id_used_twice_or_more_is_reported_at_each(submission: Submission, times: int) -> None:
     def same_id(data: dict[str, Any]) -> None:
-        for trial in data["trials"][:3]:
+        for trial in data["trials"][:times]:
             trial["id"] = "t01"
 
     submission.edit(same_id)
     ctx, found = found_in(submission)
     duplicates = [f for f in found if f[0] == "CW305"]
-    assert duplicates == [("CW305", "trial id 't01' is used 3 times", ctx.at(f"/trials/{i}/id")) for i in range(3)]
+    assert duplicates == [("CW305", f"trial id 't01' is used {times} times", ctx.at(f"/trials/{i}/id"))
+                          for i in range(times)]
 
 
 def test_files_a_trial_names_must_be_declared(submission: Submission) -> None:
