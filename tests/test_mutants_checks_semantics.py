@@ -688,3 +688,13 @@ def test_a_parquet_trials_table_is_read_as_parquet(submission: Submission) -> No
     ctx, found = found_in(submission)
     assert found == []
     assert [t.id for t in ctx.trials] == ["t01", "t02", "t03", "t04", "t05"]
+
+
+def test_weights_named_by_the_uri_of_a_local_file_are_not_declared(submission: Submission) -> None:
+    """Only an artifact declared by `uri` alone stands for remote weights; one with a `path` is its local file."""
+    uri = "https://weights.example.org/t01.safetensors"
+    submission.edit(lambda d: d["artifacts"][24].update(uri=uri))  # weights/t01-pytorch.safetensors
+    submission.edit(lambda d: first_run(d).update(weights=uri))
+    ctx, found = found_in(submission)
+    assert [f for f in found if f[0] == "CW330"] == [
+        ("CW330", f"{uri!r} is not declared", run_at(ctx, 0, "pytorch", "weights"))]
