@@ -448,7 +448,8 @@ _define("CW412", "architecture-unknown", E,
         "Weights are only loaded into models built by trusted code, never by submitted code.",
         "Use a registered architecture (`cwcontrib architectures`), or ask maintainers to add a builder.")
 _define("CW413", "pair-not-equivalent", W,
-        "The two frameworks' reference architectures of this submission differ.",
+        "The two frameworks' reference architectures of this submission differ (for a key whose runs ship ONNX "
+        "graphs: its graphs' architecture; or one of its graphs differs from its first).",
         "'Syntactically identical' models often are not: torchvision's VGG16 has ~100 M more parameters "
         "than Keras' at 32x32; a pair's verdict must name the difference.",
         "Declare the modification that makes them equivalent if that is what you trained, or keep the "

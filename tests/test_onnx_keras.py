@@ -119,3 +119,29 @@ def test_a_study_of_pytorch_and_keras_onnx_graphs_validates_and_reevaluates(stud
     assert {(r["trial"], r["framework"]) for r in runs} == expected
     assert all(r["reproduced"] and r["measured"] == r["claimed"] for r in runs), runs
     assert {r["harness"]["evidence"] for r in runs} == {"onnxruntime"}
+    # No reference builder knows digits-mlp: each key's architecture is its graphs', and the pair gets a verdict.
+    assert sorted(report["architectures"]) == ["keras", "pytorch"]
+    assert {a["parameters"] for a in report["architectures"].values()} == {2410}
+    [verdict] = report["pair_verdicts"]  # Keras' MatMul, Cast, Add is PyTorch's Gemm: the same dense layers
+    assert verdict["frameworks"] == ["keras", "pytorch"] and verdict["equivalent"] is True, verdict
+    assert not [f for f in report["findings"] if f["code"] == "CW413"]
+
+
+def test_a_graph_unlike_its_keys_others_is_named(study: Path, tmp_path: Path) -> None:
+    """One study, one architecture: t02's Keras graph with a second ReLU (same parameters, same predictions) is not
+    t01's, and CW413 says so at its weights; the pair verdict is still t01's graph against PyTorch's."""
+    import keras
+
+    folder = tmp_path / study.name
+    shutil.copytree(study, folder)
+    model = keras_digits_mlp(seed=1)
+    extra = keras.Sequential([keras.Input((8, 8, 1)), *model.layers[:2], keras.layers.ReLU(), model.layers[2]])
+    export_keras(extra, folder / "weights" / "t02-keras.onnx")
+    assert run_cli("checksum", str(folder)).returncode == 0
+    report = validate(folder)
+    [named] = [f for f in report["findings"] if f["code"] == "CW413"]
+    assert named["message"].startswith("keras: t02's graph is not t01's architecture: ") and "layer-count" in \
+        named["message"], named
+    assert named["location"]["pointer"] == "/trials/1/runs/keras/weights"
+    [verdict] = report["pair_verdicts"]
+    assert verdict["equivalent"] is True

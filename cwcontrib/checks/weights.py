@@ -265,3 +265,52 @@ def weights_load_strictly(ctx: Context) -> Iterator[Finding]:
                 ctx.weights_ok.add((trial_id, run.framework))
     finally:
         ctx.progress.finish()
+
+
+@check("weights", "CW413", needs=("model", "trials", "references", "weights_ok"))
+def onnx_keys_get_pair_verdicts(ctx: Context) -> Iterator[Finding]:
+    """Pair verdicts for keys whose runs ship ONNX graphs (issue 15). Such a key has no reference builder: its
+    architecture is the fingerprint its checked graphs share (the first in trial order), compared with the other
+    keys' references or graphs like any pair; a key whose graphs differ from trial to trial is named too (one
+    study, one architecture). Runs after weights_load_strictly, which fingerprints each graph."""
+    from cwcontrib.architectures import compare
+    from cwcontrib.architectures.fingerprint import Fingerprint
+
+    graphs: dict[str, dict[str, object]] = ctx.results.get("onnx_graphs", {})
+    onnx = sorted(key for key, reference in ctx.references.items() if reference.framework == "onnx")
+    if not graphs or not onnx:
+        return
+    shared: dict[str, Fingerprint] = {}
+    for key in onnx:
+        first: tuple[str, Fingerprint] | None = None
+        seen: set[str] = set()
+        for trial in ctx.trials:
+            run = trial.runs.get(key)
+            path = run.run.weights if run is not None else None
+            if path not in graphs or (trial.id, key) not in ctx.weights_ok:
+                continue
+            found = Fingerprint.from_dict(graphs[path])  # type: ignore[arg-type]
+            if first is None:
+                first = (trial.id, found)
+                continue
+            verdict = compare(first[1], found)
+            if not verdict.equivalent and verdict.summary() not in seen:
+                seen.add(verdict.summary())
+                yield finding("CW413", f"{key}: {trial.id}'s graph is not {first[0]}'s architecture: "
+                                       f"{verdict.summary()}", run.at("weights") if run else ctx.at("/architecture"))
+        if first is not None:
+            shared[key] = first[1]
+    if not shared:
+        return
+    built = {key: r.fingerprint for key, r in ctx.references.items() if r.fingerprint is not None}
+    fingerprints = {**built, **shared}
+    ctx.results["architectures"] = {key: fingerprints[key].as_dict() for key in sorted(fingerprints)}
+    verdicts = list(ctx.results.get("pair_verdicts", []))
+    for a, b in combinations(sorted(fingerprints), 2):
+        if a not in shared and b not in shared:
+            continue  # a pair of references: reference_architectures_match_the_declaration judged it
+        verdict = compare(fingerprints[a], fingerprints[b])
+        verdicts.append({"frameworks": [a, b], **verdict.as_dict()})
+        if not verdict.equivalent:
+            yield finding("CW413", f"{a} vs {b}: {verdict.summary()}", ctx.at("/architecture"))
+    ctx.results["pair_verdicts"] = sorted(verdicts, key=lambda v: v["frameworks"])

@@ -10,7 +10,8 @@ the run's layout, and `onnx.shape_inference` gives every intermediate shape.
   initializer once would undercount; integer initializers are shapes and indices, not state); a
   BatchNormalization's `input_mean` and `input_var` are **buffers**. ONNX has no trainable flag: trainable =
   parameters.
-- **layers** by operator: Conv → conv2d; Gemm, and MatMul with an initializer operand (its bias Add folded in)
+- **layers** by operator: Conv → conv2d; Gemm, and MatMul with an initializer operand (its bias Add folded in,
+  through Casts)
   → dense; BatchNormalization → batchnorm; Max/Average/Global pools → pooling; Relu, Sigmoid, Tanh, Clip, …
   → activation; Softmax, LogSoftmax → softmax; Dropout → dropout; Pad → padding; Flatten, Reshape, Transpose,
   Squeeze, Unsqueeze → reshape; Add, Mul, Concat, Sum of two computed tensors → merge; bookkeeping
@@ -143,11 +144,10 @@ def onnx_fingerprint(model: Any, input_shape: tuple[int, int, int], layout: str 
             features_in, features_out = (w[1], w[0]) if op == "Gemm" and attrs.get("transB", 0) else (w[0], w[1])
             own(node, "dense")
             if op == "MatMul":  # the bias Add right after, reading an initializer, is this layer's
-                consumers = [(j, n) for j, n in enumerate(graph.node) if node.output[0] in n.input]
-                if len(consumers) == 1 and consumers[0][1].op_type == "Add" and \
-                        any(i in weights for i in consumers[0][1].input):
-                    folded.add(consumers[0][0])
-                    own(consumers[0][1], "dense")
+                bias = _bias_add(graph, node, weights)
+                if bias is not None:
+                    folded.add(bias)
+                    own(graph.node[bias], "dense")
             tally.dense_shapes.append((int(features_in), int(features_out)))
             if out is not None:
                 tally.macs += math.prod(out[1:]) * int(features_in)
@@ -185,6 +185,22 @@ def onnx_fingerprint(model: Any, input_shape: tuple[int, int, int], layout: str 
             tally.call("other", op)
             own(node, "other")
     return tally.freeze(label, input_shape)
+
+
+def _bias_add(graph: Any, node: Any, weights: dict[str, int]) -> int | None:
+    """The index of the Add that adds an initializer (a bias) to a MatMul's output, through Cast and Identity nodes
+    (Keras' export under the torch backend casts float32 to float32 between them), or None."""
+    name = node.output[0]
+    for _ in range(len(graph.node)):
+        consumers = [(j, n) for j, n in enumerate(graph.node) if name in n.input]
+        if len(consumers) != 1:
+            return None
+        index, consumer = consumers[0]
+        if consumer.op_type in ("Cast", "Identity"):
+            name = consumer.output[0]
+            continue
+        return index if consumer.op_type == "Add" and any(i in weights for i in consumer.input) else None
+    return None
 
 
 def _pad_text(attrs: dict[str, Any], input_shape: tuple[int, ...] | None, kernel: tuple[int, ...],
