@@ -98,7 +98,8 @@ class LoadedManifest:
         """The location of `pointer`, or of its nearest ancestor that has a known line."""
         probe = pointer
         while probe and probe not in self.lines:
-            probe = probe.rsplit("/", 1)[0]
+            parent, slash, _ = probe.rpartition("/")
+            probe = parent if slash else ""  # a pointer not starting with '/' ends at the root, not in a loop
         return Location(file=self.file, line=self.lines.get(probe), pointer=pointer)
 
     @property

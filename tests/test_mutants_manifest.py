@@ -112,6 +112,19 @@ def test_location_is_the_nearest_known_ancestor() -> None:
     assert LoadedManifest(file="m.yaml", lines={"/a": 2}).location("/z/y") == Location("m.yaml", None, "/z/y")
 
 
+def test_a_pointer_without_a_leading_slash_ends_at_the_root() -> None:
+    """It used to loop forever ('a'.rsplit('/', 1)[0] is 'a'): found by mutation testing of the checks. Asked on a
+    daemon thread, so that a regression fails here instead of hanging the suite."""
+    import threading
+
+    loaded = LoadedManifest(file="m.yaml", lines={"": 1, "/a": 2})
+    found: list[Location] = []
+    asking = threading.Thread(target=lambda: found.extend([loaded.location("a"), loaded.location("a/b")]), daemon=True)
+    asking.start()
+    asking.join(timeout=10)
+    assert found == [Location("m.yaml", 1, "a"), Location("m.yaml", 1, "a/b")]
+
+
 def test_pointer_location_with_and_without_a_manifest() -> None:
     loaded = LoadedManifest(file="m.yaml", lines={"/a": 4})
     assert pointer_location(loaded, "/a/b") == Location("m.yaml", 4, "/a/b")
