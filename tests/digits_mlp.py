@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from cwcontrib.datasets.digits import digits_rows
 
@@ -32,3 +35,16 @@ def train_digits_mlp(seed: int, epochs: int) -> Any:
             nn.functional.cross_entropy(model(x[start:start + 64]), y[start:start + 64]).backward()
             optimizer.step()
     return model.eval()
+
+
+def study_from_demo(demo: Path, folder: Path, submission_id: str) -> dict[str, Any]:
+    """Copy the demo to `folder` as the start of a digits-mlp study of ONNX graphs: no weights, predictions or
+    curves, schema 1.2, the new id; returns the manifest's data for the caller to fill in and write."""
+    shutil.copytree(demo, folder)
+    for sub in ("weights", "predictions", "curves"):
+        shutil.rmtree(folder / sub)
+    (folder / "weights").mkdir()
+    data: dict[str, Any] = yaml.safe_load((folder / "submission.yaml").read_text())
+    data["schema_version"] = "1.2"
+    data["submission"]["id"] = submission_id
+    return data

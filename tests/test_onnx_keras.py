@@ -24,7 +24,7 @@ from cwcontrib.evaluate import predict_torch
 from cwcontrib.onnx.export import OnnxExportError, export_keras, export_torch
 from cwcontrib.onnx.harness import predict_onnx
 from tests.conftest import DEMO
-from tests.digits_mlp import train_digits_mlp
+from tests.digits_mlp import study_from_demo, train_digits_mlp
 from tests.test_onnx_validate import run_cli, validate
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -79,13 +79,7 @@ def test_export_keras_refuses_what_it_cannot_write(tmp_path: Path) -> None:
 def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo folder turned into a two-trial digits-mlp study: PyTorch and Keras runs, each an ONNX graph."""
     folder = tmp_path_factory.mktemp("digits-mlp-pair") / "digits-mlp-pair"
-    shutil.copytree(DEMO, folder)
-    for sub in ("weights", "predictions", "curves"):
-        shutil.rmtree(folder / sub)
-    (folder / "weights").mkdir()
-    data = yaml.safe_load((folder / "submission.yaml").read_text())
-    data["schema_version"] = "1.2"
-    data["submission"]["id"] = "digits-mlp-pair"
+    data = study_from_demo(DEMO, folder, "digits-mlp-pair")
     data["trials"] = data["trials"][:2]
     data["sweep"]["search_space"]["learning_rate"]["values"] = [t["hyperparameters"]["learning_rate"]
                                                                 for t in data["trials"]]

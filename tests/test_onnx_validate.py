@@ -24,7 +24,7 @@ from cwcontrib.datasets import load_test_split, preprocess  # noqa: E402
 from cwcontrib.evaluate import predict_torch  # noqa: E402
 from cwcontrib.onnx.export import export_torch  # noqa: E402
 from tests.conftest import DEMO  # noqa: E402
-from tests.digits_mlp import train_digits_mlp  # noqa: E402
+from tests.digits_mlp import study_from_demo, train_digits_mlp  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -45,13 +45,7 @@ def train(seed: int) -> Any:
 def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo folder turned into a PyTorch-only digits-mlp study whose runs ship ONNX graphs."""
     folder = tmp_path_factory.mktemp("digits-mlp") / "digits-mlp"
-    shutil.copytree(DEMO, folder)
-    for sub in ("weights", "predictions", "curves"):
-        shutil.rmtree(folder / sub)
-    (folder / "weights").mkdir()
-    data = yaml.safe_load((folder / "submission.yaml").read_text())
-    data["schema_version"] = "1.2"
-    data["submission"]["id"] = "digits-mlp"
+    data = study_from_demo(DEMO, folder, "digits-mlp")
     del data["frameworks"]["keras"]
     data["architecture"].update(name="digits-mlp", parameter_count=2410, implementations={
         "pytorch": {"definition": "code/train_pytorch.py:DigitsMLP", "layout": "NCHW"}})
