@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +109,21 @@ def catalog_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert code == 0
     assert cli.main(["index", "--repo", str(root), "--quiet"]) == 0
     return root
+
+
+@pytest.fixture(scope="session")
+def local_ray() -> Iterator[Any]:
+    """One Ray instance for the whole session, for the audit's tests (2 CPUs, loopback only, no dashboard, no usage
+    statistics)."""
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    import ray
+
+    from cwcontrib.catalog.audit import ray_options
+
+    try:
+        ray.init(**ray_options(None, 2))
+    except Exception:  # Ray waits 30 s (fixed) for its raylet: on a loaded shared machine, start once more
+        ray.shutdown()
+        ray.init(**ray_options(None, 2))
+    yield ray
+    ray.shutdown()

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,28 +19,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from cwcontrib import cli
-from cwcontrib.catalog.audit import AuditError, ray_options, run_audit, select_jobs
+from cwcontrib.catalog.audit import AuditError, run_audit, select_jobs
 from cwcontrib.catalog.columns import TABLES
 from tests.conftest import DEMO, REPO
 
 SUB = DEMO.name
 EPOCH = "1764633600"  # 2025-12-02: records made under it are byte-comparable
 IGNORED = ("date", "produced_by")
-
-
-@pytest.fixture(scope="session")
-def local_ray() -> Iterator[Any]:
-    """One Ray instance for the whole session (2 CPUs, loopback only, no dashboard, no usage statistics)."""
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    import ray
-
-    try:
-        ray.init(**ray_options(None, 2))
-    except Exception:  # Ray waits 30 s (fixed) for its raylet: on a loaded shared machine, start once more
-        ray.shutdown()
-        ray.init(**ray_options(None, 2))
-    yield ray
-    ray.shutdown()
 
 
 def audit_repo(root: Path) -> Path:

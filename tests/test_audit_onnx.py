@@ -6,9 +6,7 @@ is reported and a changed graph is not evaluated."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,31 +16,13 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("torch")
 
 from cwcontrib import cli
-from cwcontrib.catalog.audit import ray_options, run_audit, select_jobs
+from cwcontrib.catalog.audit import run_audit, select_jobs
 from cwcontrib.catalog.index import build_catalog
 from cwcontrib.onnx.harness import onnx_harness_identity
 from tests.test_audit import EPOCH, tamper_claim, tree_bytes, without
 from tests.test_onnx_validate import study  # noqa: F401  (the digits-mlp study of ONNX graphs)
 
 MLP = "digits-mlp"
-
-
-@pytest.fixture(scope="module")
-def ray_instance() -> Iterator[Any]:
-    """The session's Ray instance when one is running (tests/test_audit.py's), else a local one for this module."""
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    import ray
-
-    if ray.is_initialized():
-        yield ray
-        return
-    try:
-        ray.init(**ray_options(None, 2))
-    except Exception:  # Ray waits 30 s (fixed) for its raylet: on a loaded shared machine, start once more
-        ray.shutdown()
-        ray.init(**ray_options(None, 2))
-    yield ray
-    ray.shutdown()
 
 
 def onnx_repo(root: Path, graphs: Path) -> Path:
@@ -53,7 +33,7 @@ def onnx_repo(root: Path, graphs: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def audited(ray_instance: Any, study: Path,  # noqa: F811
+def audited(local_ray: Any, study: Path,  # noqa: F811
             tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, bytes], Any, dict[str, bytes]]:
     """The repository, the audit's records, its summary, and the records `validate --record` made of the study."""
     root = onnx_repo(tmp_path_factory.mktemp("audit-onnx"), study)
