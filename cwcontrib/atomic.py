@@ -55,9 +55,10 @@ def write_bytes_atomic(path: Path, data: bytes, mode: int | None = None) -> None
 
 def _is_special(path: Path) -> bool:
     try:
-        return not stat.S_ISREG(os.stat(path).st_mode) and not stat.S_ISDIR(os.stat(path).st_mode)
+        mode = os.stat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):
         return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
 def _exchange(a: Path, b: Path) -> bool:
