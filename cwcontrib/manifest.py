@@ -142,6 +142,8 @@ class _TreeBuilder:
         top = self.stack[-1]
         if isinstance(top.container, list):
             return join_pointer(top.pointer, len(top.container))
+        if top.awaiting_key:  # a key's own node: its mapping, as CW113 says (top.key is the previous key)
+            return top.pointer
         return join_pointer(top.pointer, top.key or "")
 
     def _attach(self, value: Any, line: int) -> str:
@@ -175,9 +177,7 @@ class _TreeBuilder:
         if value in top.container:
             self.add("CW105", f"key {value!r} appears more than once in this mapping (the first is kept)",
                      line, join_pointer(top.pointer, value))
-            top.key = None
-        else:
-            top.key = value
+        top.key = value  # a repeat's value is read at its key's pointer; _attach keeps the first value
         top.awaiting_key = False
 
     def _check_node(self, event: Any, line: int) -> None:
@@ -351,8 +351,8 @@ def _duplicate_message(key: str) -> str:
 
 
 def _walk_json(data: Any, repeats: list[tuple[dict[str, Any], str]], file: str, limits: Limits,
-               duplicate_lines: dict[str, int], enforce_limits: bool) -> list[Finding]:
-    """CW105 for every repeated key, with its JSON pointer (and its line, from `duplicate_lines`), in document
+               duplicate_lines: dict[str, list[int]], enforce_limits: bool) -> list[Finding]:
+    """CW105 for every repeated key, with its JSON pointer (and its line, the next of `duplicate_lines`), in document
     order; CW109 when `enforce_limits` (the event parser could not read the text, so its bounds were not
     applied), counting depth and values as the event builder does."""
     repeated_in: dict[int, list[str]] = {}
@@ -366,8 +366,8 @@ def _walk_json(data: Any, repeats: list[tuple[dict[str, Any], str]], file: str, 
         if isinstance(value, _Repeats):
             for key in value.keys:
                 where = join_pointer(pointer, key)
-                findings.append(finding("CW105", _duplicate_message(key), Location(file, duplicate_lines.get(where),
-                                                                                   where)))
+                line = duplicate_lines[where].pop(0) if duplicate_lines.get(where) else None
+                findings.append(finding("CW105", _duplicate_message(key), Location(file, line, where)))
             continue
         values += 1
         if enforce_limits and values > limits.manifest_values:
@@ -416,8 +416,10 @@ def parse_json(text: str, file: str, limits: Limits) -> LoadedManifest:
         return LoadedManifest(file=file, findings=[finding("CW103", msg, Location(file))])
     located = parse_yaml(text, file, limits)
     readable = not any(f.code == "CW104" for f in located.findings)
-    lines = {f.location.pointer: f.location.line for f in located.findings
-             if f.code == "CW105" and f.location.pointer is not None and f.location.line is not None}
+    lines: dict[str, list[int]] = {}  # the lines of each pointer's repeats, in document order
+    for f in located.findings:
+        if f.code == "CW105" and f.location.pointer is not None and f.location.line is not None:
+            lines.setdefault(f.location.pointer, []).append(f.location.line)
     found = _walk_json(data, first_value_wins.repeats, file, limits, lines, enforce_limits=not readable)
     if readable:  # the event builder's own findings, but its duplicates: the json module's are authoritative
         found += [f for f in located.findings if f.code != "CW105"]

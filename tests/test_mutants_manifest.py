@@ -433,3 +433,49 @@ def test_json_is_parsed_as_json_and_yaml_as_yaml(tmp_path: Path, name: str, data
     assert [f.code for f in loaded.findings] == ([] if data else ["CW104"])
     (tmp_path / name).write_text(f'{{"{LONG_KEY}": 1}}')  # JSON, which no YAML parser reads
     assert load_manifest(tmp_path, LIMITS).data == (None if data else {LONG_KEY: 1})
+
+
+# -- where a key's own node and a repeated key's value are ----------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("x:\n  a: 1\n  &y b: 2\n",
+     [("CW106", "anchor &y is not allowed (the rest of the document is not read)", 3, "/x")]),
+    ("a: 1\n*k : 2\n", [("CW106", "alias *k is not allowed (the rest of the document is not read)", 2, "")]),
+    ("a: 1\n!!str b: 2\n", [("CW107", "explicit tag tag:yaml.org,2002:str is not allowed", 2, "")]),
+    ("!!str a: 1\n", [("CW107", "explicit tag tag:yaml.org,2002:str is not allowed", 1, "")]),
+    ("x:\n  a: 1\n  .inf: 2\n", [("CW108", "'.inf' is not a finite number", 3, "/x"),
+                                 ("CW113", "mapping key None is a NoneType, not a string", 3, "/x")]),
+])
+def test_a_key_nodes_finding_points_at_its_mapping(text: str, expected: list[object]) -> None:
+    """As CW113 does: not at the previous key's value (it pointed at /x/a, the value 1, or at '/', the key '')."""
+    assert found(parse_yaml(text, "m.yaml", LIMITS)) == expected
+
+
+def test_a_repeated_keys_value_is_read_at_that_key() -> None:
+    """Not at the key '' of the same mapping, whose line and findings it took."""
+    loaded = parse_yaml("a: 1\na: 2\n'': 3\n", "m.yaml", LIMITS)
+    assert found(loaded) == [("CW105", f"key 'a' {DUP}", 2, "/a")]
+    assert loaded.data == {"a": 1, "": 3}
+    assert loaded.lines == {"": 1, "/a": 1, "/": 3}
+    loaded = parse_yaml("a: 1\na: {x: !!str 1, y: .inf}\n'': {x: 2}\n", "m.yaml", LIMITS)
+    assert found(loaded) == [("CW105", f"key 'a' {DUP}", 2, "/a"),
+                             ("CW107", "explicit tag tag:yaml.org,2002:str is not allowed", 2, "/a/x"),
+                             ("CW108", "'.inf' is not a finite number", 2, "/a/y")]
+    assert loaded.data == {"a": 1, "": {"x": 2}}
+    assert (loaded.lines["/"], loaded.lines["//x"]) == (3, 3)
+
+
+def test_the_empty_key_is_a_pointer_token() -> None:
+    loaded = parse_yaml("'': [1, .inf]\n", "m.yaml", LIMITS)
+    assert found(loaded) == [("CW108", "'.inf' is not a finite number", 1, "//1")]
+    assert loaded.lines == {"": 1, "/": 1, "//0": 1, "//1": 1}
+
+
+def test_json_each_repeat_has_its_own_line() -> None:
+    """A key repeated twice: each repeat its line (both had the last one's); a repeat inside the kept value keeps
+    its line when the discarded value has the same repeat further on."""
+    loaded = parse_json('{"a": 1,\n"a": 2,\n"a": 3}', "m.json", LIMITS)
+    assert found(loaded) == [("CW105", f"key 'a' {DUP}", 2, "/a"), ("CW105", f"key 'a' {DUP}", 3, "/a")]
+    loaded = parse_json('{"a": {"y": 1,\n"y": 2},\n"a": {"y": 1,\n"y": 2}}', "m.json", LIMITS)
+    assert found(loaded) == [("CW105", f"key 'y' {DUP}", 2, "/a/y"), ("CW105", f"key 'a' {DUP}", 3, "/a"),
+                             ("CW105", f"key 'y' {DUP}", None, None)]
