@@ -215,6 +215,13 @@ class _TreeBuilder:
             return
         if not isinstance(event, (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             return
+        if isinstance(event, yaml.ScalarEvent) and _has_lone_surrogate(event.value):
+            # A \ud800 escape: libyaml refuses it while scanning; the pure-Python parser reads it into text that no
+            # report could write as UTF-8. The same finding, whichever parser.
+            self.add("CW104", "while parsing a quoted scalar found invalid Unicode character escape code", line, None)
+            self.out.data = None
+            self.stopped = True
+            return
         if not self._count(line):
             return
         self._check_node(event, line)

@@ -479,3 +479,15 @@ def test_json_each_repeat_has_its_own_line() -> None:
     loaded = parse_json('{"a": {"y": 1,\n"y": 2},\n"a": {"y": 1,\n"y": 2}}', "m.json", LIMITS)
     assert found(loaded) == [("CW105", f"key 'y' {DUP}", 2, "/a/y"), ("CW105", f"key 'a' {DUP}", 3, "/a"),
                              ("CW105", f"key 'y' {DUP}", None, None)]
+
+
+@pytest.mark.parametrize("text", ['a: 1\nb: "x\\ud800"\nc: 2\n', 'a: 1\n"\\udfff": 1\n', 'a: 1\nb: ["\\U0000d800"]\n',
+                                  'a: 1\nb: "\\ud83d\\ude00"\n'])
+def test_a_yaml_surrogate_escape_is_refused_by_both_parsers(text: str) -> None:
+    """libyaml refuses a \\u escape of a surrogate (half or pair); the pure-Python parser read it into a string that
+    cannot be written as UTF-8 (no report could quote it): now the same finding, whichever parser."""
+    loaded = parse_yaml(text, "m.yaml", LIMITS)
+    assert found(loaded) == [
+        ("CW104", "while parsing a quoted scalar found invalid Unicode character escape code", 2, None)]
+    assert loaded.data is None
+    assert loaded.findings[0].location.file == "m.yaml"
