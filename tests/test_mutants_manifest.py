@@ -151,6 +151,9 @@ def test_value_count_at_its_exact_limit() -> None:
     loaded = parse_yaml("a: 1\nb: 2\n", "m.yaml", Limits(manifest_values=4))
     assert found(loaded) == [("CW109", "more than 4 values", 2, None)]
     assert not loaded.usable
+    loaded = parse_yaml("[1, 2, 3,\n 4]\n", "m.yaml", Limits(manifest_values=2))  # crossed before the end
+    assert found(loaded) == [("CW109", "more than 2 values", 1, None)]  # once: the reading stops there
+    assert loaded.data == [1]
 
 
 def test_depth_at_its_exact_limit() -> None:
@@ -234,6 +237,7 @@ def test_syntax_errors(yaml_loader: str) -> None:
     assert (problem.code, problem.location.file) == ("CW104", "m.yaml")
     assert problem.message.startswith("while parsing a flow sequence ")  # context, then the problem
     assert "expected ',' or ']'" in problem.message
+    assert problem.location.line == 3  # the problem's line, not the context's (the '[' on line 2)
     assert loaded.data is None
     loaded = parse_yaml("a: 1\nb: \x07\n", "m.yaml", LIMITS)  # the reader's error: no mark
     [problem] = loaded.findings
@@ -314,12 +318,14 @@ def test_json_unreadable_by_yaml_has_its_limits_at_the_exact_boundary() -> None:
     assert loaded.findings == []
     assert loaded.data == {LONG_KEY: [1, 2, 3]}
     assert loaded.lines == {}  # no YAML parser could say where
-    assert found(parse_json(text, "m.json", Limits(manifest_values=5))) == [
-        ("CW109", "more than 5 values", None, None)]
+    loaded = parse_json(text, "m.json", Limits(manifest_values=5))
+    assert found(loaded) == [("CW109", "more than 5 values", None, None)]
+    assert loaded.findings[0].location.file == "m.json"
     text = f'{{"{LONG_KEY}": [[1]], "b": 2}}'
     assert parse_json(text, "m.json", Limits(manifest_depth=3)).findings == []
-    assert found(parse_json(text, "m.json", Limits(manifest_depth=2))) == [
-        ("CW109", "nesting deeper than 2 levels", None, f"/{LONG_KEY}/0")]
+    loaded = parse_json(text, "m.json", Limits(manifest_depth=2))
+    assert found(loaded) == [("CW109", "nesting deeper than 2 levels", None, f"/{LONG_KEY}/0")]
+    assert loaded.findings[0].location.file == "m.json"
     assert found(parse_json('{"b": 1, "' + LONG_KEY + '": {"c": {"d": 1}}}', "m.json",
                             Limits(manifest_depth=2))) == [
         ("CW109", "nesting deeper than 2 levels", None, f"/{LONG_KEY}/c")]
@@ -380,7 +386,8 @@ def test_decoding_messages() -> None:
     assert found_of(decode_text(b"\x80", "m.yaml")) == [("CW103", "byte 0x80 at offset 0 is not valid UTF-8", 1, None)]
     assert decode_text(b"a: \xef\xbb\xbf\n", "m.yaml") == ("a: \ufeff\n", [])  # not at the start: a character
     assert decode_text("a: \u00e9\n".encode(), "m.yaml") == ("a: \u00e9\n", [])
-    assert decode_text(b"\xef\xbb\xbfa", "m.yaml")[1][0].location.file == "m.yaml"
+    for raw in (b"\xef\xbb\xbfa", b"a\x00", b"a\xff"):
+        assert [f.location.file for f in decode_text(raw, "m.yaml")[1]] == ["m.yaml"]
 
 
 def found_of(result: tuple[str | None, list[Finding]]) -> list[tuple[str, str, int | None, str | None]]:
@@ -421,6 +428,7 @@ def test_loading_refusals_keep_the_file_name(tmp_path: Path) -> None:
     loaded = load_manifest(tmp_path, LIMITS)
     assert (loaded.file, found(loaded)) == ("submission.yaml", [
         ("CW103", "byte 0xff at offset 3 is not valid UTF-8", 1, None)])
+    assert loaded.findings[0].location.file == "submission.yaml"
 
 
 @pytest.mark.parametrize(("name", "data"), [("submission.yaml", {"a": 1}), ("submission.yml", {"a": 1}),
@@ -491,3 +499,24 @@ def test_a_yaml_surrogate_escape_is_refused_by_both_parsers(text: str) -> None:
         ("CW104", "while parsing a quoted scalar found invalid Unicode character escape code", 2, None)]
     assert loaded.data is None
     assert loaded.findings[0].location.file == "m.yaml"
+
+
+def test_libyaml_nesting_bound_under_a_higher_cwcontrib_limit(yaml_loader: str) -> None:
+    """libyaml stops flow nesting at 1,000 levels: under a cwcontrib depth limit above that, its own bound is the
+    finding (CW109, not a syntax error); the pure-Python parser, which has no bound, reads the text."""
+    loaded = parse_yaml("a: 1\nb: " + "[" * 1100 + "]" * 1100 + "\n", "m.yaml", Limits(manifest_depth=2000))
+    if yaml_loader == "libyaml":
+        assert found(loaded) == [("CW109", "while increasing flow level exceeded maximum nesting depth", 2, None)]
+        assert loaded.data is None
+    else:
+        assert loaded.findings == []
+
+
+def test_the_pure_python_parser_reruns_only_for_libyamls_own_bound(yaml_loader: str) -> None:
+    """libyaml refuses %YAML 1.3 (the pure-Python parser reads it): that refusal stands, even though the other
+    parser would find the value limit crossed."""
+    loaded = parse_yaml("%YAML 1.3\n---\n[1, 2, 3]\n", "m.yaml", Limits(manifest_values=3))
+    if yaml_loader == "libyaml":
+        assert found(loaded) == [("CW104", "found incompatible YAML document", 1, None)]
+    else:
+        assert found(loaded) == [("CW109", "more than 3 values", 3, None)]
