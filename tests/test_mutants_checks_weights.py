@@ -484,3 +484,209 @@ def test_fetched_weights_that_load_are_ok(remote: tuple[Submission, str], tmp_pa
     _serve(sub, uri, tmp_path / "site", torch_tensors(sub))
     _, report, found = run(sub, options=Options(reeval=False, fetch=True))
     assert found == [] and not_evaluated(report) == all_loaded_except({})
+
+
+# -- ONNX graphs (issue 15) -------------------------------------------------------------------------------------------
+
+MLP_PARAMETERS = 64 * 32 + 32 + 32 * 10 + 10  # 2,410 whatever the activation
+
+
+@pytest.fixture(scope="module")
+def graphs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Untrained digits MLPs exported as ONNX graphs (stage 4 judges structure, not accuracy): three architectures
+    with the same 2,410 parameters (ReLU between the layers; no activation; softmax scores), and the demo's
+    DigitsCNN."""
+    import torch
+    from torch import nn
+
+    from cwcontrib.onnx.export import export_torch
+
+    folder = tmp_path_factory.mktemp("graphs")
+    torch.manual_seed(0)
+    made = {}
+    for name, model in (
+            ("relu", nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))),
+            ("linear", nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.Linear(32, 10))),
+            ("softmax", nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10), nn.Softmax(-1)))):
+        made[name] = export_torch(model.eval(), folder / f"{name}.onnx", input_shape=(8, 8, 1))
+    cnn = cwcontrib.architectures.build("digits-cnn", "pytorch", 10, (8, 8, 1)).eval()
+    made["cnn"] = export_torch(cnn, folder / "cnn.onnx", input_shape=(8, 8, 1))
+    return made
+
+
+def mlp_study(tmp_path: Path, graphs: dict[str, Path], kinds: list[str | None]) -> Submission:
+    """A PyTorch-only digits-mlp study whose trial i ships the graph kinds[i] (None: no weights)."""
+    from tests.conftest import DEMO
+    from tests.digits_mlp import study_from_demo
+
+    folder = tmp_path / "digits-mlp"
+    data = study_from_demo(DEMO, folder, "digits-mlp")
+    del data["frameworks"]["keras"]
+    data["architecture"].update(name="digits-mlp", parameter_count=MLP_PARAMETERS, implementations={
+        "pytorch": {"definition": "code/train_pytorch.py:DigitsMLP", "layout": "NCHW"}})
+    data["artifacts"] = [a for a in data["artifacts"] if a["path"].startswith("code/")]
+    for trial, kind in zip(data["trials"], kinds, strict=True):
+        trial["runs"] = {"pytorch": {"test_accuracy": 0.5}}
+        if kind is not None:
+            rel = f"weights/{trial['id']}-pytorch.onnx"
+            shutil.copy(graphs[kind], folder / rel)
+            trial["runs"]["pytorch"]["weights"] = rel
+    sub = Submission(folder)
+    sub.write_manifest(data)
+    for rel in sorted(p.relative_to(folder).as_posix() for p in (folder / "weights").iterdir()):
+        sub.redeclare(rel, "onnx")
+    return sub
+
+
+def fingerprint_of(report: dict[str, Any], rel: str) -> Any:
+    from cwcontrib.architectures.fingerprint import Fingerprint
+
+    return Fingerprint.from_dict(report["onnx_graphs"][rel])
+
+
+def test_a_study_of_one_architecture_in_graphs_has_it_as_its_architecture(tmp_path: Path,
+                                                                         graphs: dict[str, Path]) -> None:
+    sub = mlp_study(tmp_path, graphs, ["relu", "relu", "relu", "relu", None])  # a run without weights is no reason
+    _, report, found = run(sub)                                                 # to build a reference
+    assert found == []
+    paths = [f"weights/t0{i}-pytorch.onnx" for i in range(1, 5)]
+    assert list(report["onnx_graphs"]) == paths
+    assert report["onnx_graphs"][paths[0]]["label"] == "pytorch"
+    assert report["onnx_graphs"][paths[0]]["parameters"] == MLP_PARAMETERS
+    assert report["architectures"] == {"pytorch": report["onnx_graphs"][paths[0]]}
+    assert report["pair_verdicts"] == []
+    assert not_evaluated(report) == {("t01", "pytorch"): "reeval-off", ("t02", "pytorch"): "reeval-off",
+                                     ("t03", "pytorch"): "reeval-off", ("t04", "pytorch"): "reeval-off",
+                                     ("t05", "pytorch"): "no-weights"}
+
+
+def test_graphs_that_differ_from_the_first_are_named_once_per_difference(tmp_path: Path,
+                                                                         graphs: dict[str, Path]) -> None:
+    from cwcontrib.architectures import compare
+
+    sub = mlp_study(tmp_path, graphs, ["relu", "linear", "linear", "softmax", "relu"])
+    validation, report, found = run(sub)
+    first = fingerprint_of(report, "weights/t01-pytorch.onnx")
+    linear = compare(first, fingerprint_of(report, "weights/t02-pytorch.onnx"))
+    softmax = compare(first, fingerprint_of(report, "weights/t04-pytorch.onnx"))
+    assert not linear.equivalent and not softmax.equivalent and linear.summary() != softmax.summary()
+    assert found == [
+        ("CW413", f"pytorch: t02's graph is not t01's architecture: {linear.summary()}",
+         at(validation, "/trials/1/runs/pytorch/weights")),
+        ("CW413", f"pytorch: t04's graph is not t01's architecture: {softmax.summary()}",
+         at(validation, "/trials/3/runs/pytorch/weights")),
+    ]
+    assert report["architectures"] == {"pytorch": first.as_dict()}
+    assert not_evaluated(report) == {(t, "pytorch"): "reeval-off" for t in TRIALS}  # a difference rejects no run
+
+
+def test_a_rejected_first_graph_is_not_the_architecture(tmp_path: Path, graphs: dict[str, Path]) -> None:
+    from cwcontrib.architectures import compare
+
+    sub = mlp_study(tmp_path, graphs, ["softmax", "linear", "relu", "linear", "linear"])
+    sub.edit(lambda d: d["architecture"].update(num_classes=9))  # every graph gives 10 scores: CW408 for each
+    _, report, found = run(sub)
+    assert {code for code, _, _ in found} == {"CW408"} and len(found) == 5
+    assert "onnx_graphs" not in report and report["architectures"] == {}  # no graph passed: no architecture
+    sub.edit(lambda d: d["architecture"].update(num_classes=10))
+    first = "weights/t01-pytorch.onnx"
+    (sub.root / first).write_bytes(b"not a graph")
+    sub.redeclare(first, "onnx")
+    validation, report, found = run(sub)
+    t02 = fingerprint_of(report, "weights/t02-pytorch.onnx")
+    relu = compare(t02, fingerprint_of(report, "weights/t03-pytorch.onnx"))
+    assert found == [
+        ("CW417", f"{first}: not a complete ONNX model (the protobuf does not parse: Error parsing message with type "
+                  "'onnx.ModelProto': Wire format was corrupt)", at(validation, "/trials/0/runs/pytorch/weights")),
+        ("CW413", f"pytorch: t03's graph is not t02's architecture: {relu.summary()}",
+         at(validation, "/trials/2/runs/pytorch/weights"))]
+    assert first not in report["onnx_graphs"] and report["architectures"] == {"pytorch": t02.as_dict()}
+    assert not_evaluated(report)[("t01", "pytorch")] == "weights-rejected"
+
+
+def test_two_keys_of_graphs_get_a_pair_verdict(tmp_path: Path, graphs: dict[str, Path]) -> None:
+    from cwcontrib.architectures import compare
+
+    sub = mlp_study(tmp_path, graphs, ["relu"] * 5)
+
+    def add_key(data: dict[str, Any]) -> None:  # no implementation declared: the layout is NCHW
+        data["frameworks"]["other"] = dict(data["frameworks"]["pytorch"])
+        for trial in data["trials"]:
+            rel = f"weights/{trial['id']}-other.onnx"
+            shutil.copy(graphs["linear"], sub.root / rel)
+            trial["runs"]["other"] = {"weights": rel, "test_accuracy": 0.5}
+
+    sub.edit(add_key)
+    for trial in TRIALS:
+        sub.redeclare(f"weights/{trial}-other.onnx", "onnx")
+    validation, report, found = run(sub)
+    other = fingerprint_of(report, "weights/t01-other.onnx")
+    pytorch = fingerprint_of(report, "weights/t01-pytorch.onnx")
+    assert (other.label, pytorch.label) == ("other", "pytorch")
+    verdict = compare(other, pytorch)
+    assert found == [("CW413", f"other vs pytorch: {verdict.summary()}", at(validation, "/architecture"))]
+    assert report["pair_verdicts"] == [{"frameworks": ["other", "pytorch"], **verdict.as_dict()}]
+    assert report["architectures"] == {"other": other.as_dict(), "pytorch": pytorch.as_dict()}
+
+
+def test_graphs_beside_references_are_paired_with_each_and_the_reference_pair_once(
+        submission: Submission, graphs: dict[str, Path]) -> None:
+    """The demo with a third key whose runs ship the DigitsCNN as ONNX graphs: three verdicts, sorted, the
+    references' own pair judged once (by reference_architectures_match_the_declaration)."""
+    from cwcontrib.architectures import compare
+
+    def add_key(data: dict[str, Any]) -> None:
+        data["schema_version"] = "1.2"  # the first with ONNX graphs
+        data["frameworks"]["pytorch-onnx"] = dict(data["frameworks"]["pytorch"])
+        for trial in data["trials"]:
+            rel = f"weights/{trial['id']}-pytorch-onnx.onnx"
+            shutil.copy(graphs["cnn"], submission.root / rel)
+            trial["runs"]["pytorch-onnx"] = {"weights": rel, "test_accuracy": trial["runs"]["pytorch"]["test_accuracy"]}
+
+    submission.edit(add_key)
+    for trial in TRIALS:
+        submission.redeclare(f"weights/{trial}-pytorch-onnx.onnx", "onnx")
+    validation, report, found = run(submission)
+    model = validation.context.model
+    assert model is not None
+    keras = build_from_spec(weights.reference_spec(model, "keras")).fingerprint
+    torch_ = build_from_spec(weights.reference_spec(model, "pytorch")).fingerprint
+    graph = fingerprint_of(report, "weights/t01-pytorch-onnx.onnx")
+    expected = {("keras", "pytorch"): compare(keras, torch_), ("keras", "pytorch-onnx"): compare(keras, graph),
+                ("pytorch", "pytorch-onnx"): compare(torch_, graph)}
+    assert report["pair_verdicts"] == [{"frameworks": list(pair), **verdict.as_dict()}
+                                       for pair, verdict in sorted(expected.items())]
+    assert found == [("CW413", f"{a} vs {b}: {verdict.summary()}", at(validation, "/architecture"))
+                     for (a, b), verdict in sorted(expected.items()) if not verdict.equivalent]
+    assert list(report["architectures"]) == ["keras", "pytorch", "pytorch-onnx"]
+    assert report["architectures"]["keras"] == keras.as_dict()
+    assert report["architectures"]["pytorch-onnx"]["label"] == "pytorch-onnx"
+    assert not_evaluated(report)[("t01", "pytorch-onnx")] == "reeval-off"
+
+
+def test_a_key_with_graphs_and_other_weights_gets_a_reference(submission: Submission, graphs: dict[str, Path]) -> None:
+    rel = "weights/t01-pytorch.onnx"
+    shutil.copy(graphs["cnn"], submission.root / rel)
+    submission.edit(lambda d: d["trials"][0]["runs"]["pytorch"].update(weights=rel) or d.update(schema_version="1.2"))
+    submission.redeclare(rel, "onnx")
+    validation, report, found = run(submission)
+    assert found == [("CW400", f"{rel} is declared as onnx; pytorch runs may use safetensors, pytorch",
+                      at(validation, "/trials/0/runs/pytorch/weights"))]
+    assert "onnx_graphs" not in report and list(report["architectures"]) == ["keras", "pytorch"]
+
+
+@pytest.mark.parametrize(("absent", "needs"), [({"onnxruntime"}, "onnxruntime"),
+                                               ({"onnx", "onnxruntime"}, "onnx and onnxruntime")])
+def test_checking_a_graph_needs_onnx_and_onnxruntime(tmp_path: Path, graphs: dict[str, Path],
+                                                     monkeypatch: pytest.MonkeyPatch, absent: set[str],
+                                                     needs: str) -> None:
+    import importlib.util
+
+    sub = mlp_study(tmp_path, graphs, ["relu", None, None, None, "relu"])
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in absent else real(name, *a))
+    validation, report, found = run(sub)
+    assert found == [(
+        "CW414", f"weights/{t}-pytorch.onnx: checking an ONNX graph needs {needs} (cwcontrib[onnx])",
+        at(validation, f"/trials/{i}/runs/pytorch/weights")) for i, t in ((0, "t01"), (4, "t05"))]
+    assert "onnx_graphs" not in report
