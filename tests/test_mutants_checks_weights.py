@@ -160,6 +160,32 @@ def test_build_reference_builds_the_declared_architecture_here(submission: Submi
     assert reference.fingerprint.parameters == 8714 and reference.expected["fc2.weight"] == ((10, 32), "float32")
 
 
+def test_a_framework_worker_builds_the_reference_and_hands_over_a_prebuilt_one(submission: Submission) -> None:
+    """With workers (`cwcontrib validate`), the key's framework worker builds the reference and keeps the model; a
+    build the pool started ahead for exactly this spec is taken (once) instead of a second build."""
+    from cwcontrib.workers import WorkerLimits, WorkerPool
+
+    model = manifest_model(submission)
+    local = weights.build_reference(model, "pytorch")
+    pool = WorkerPool(WorkerLimits.for_files(DEFAULT_LIMITS.file_bytes))
+    try:
+        ctx = Context(root=submission.root, workers=pool)
+        pending = weights.start_reference(ctx, model, "pytorch")
+        assert pending.doing == "building the digits-cnn reference model of pytorch"
+        reference = pending.result()
+        assert (reference.key, reference.framework, reference.model) == ("pytorch", "pytorch", None)
+        assert reference.worker is pool.workers["pytorch"] and list(pool.workers) == ["pytorch"]
+        assert reference.expected == local.expected
+        assert reference.fingerprint.as_dict() == local.fingerprint.as_dict()
+        pool.prebuild(weights.reference_spec(model, "pytorch"))
+        prebuilt = pool.prebuilt["pytorch"][1]
+        taken = weights.start_reference(ctx, model, "pytorch")
+        assert isinstance(taken, weights.RemoteReference) and taken.building is prebuilt and pool.prebuilt == {}
+        assert taken.result().fingerprint.as_dict() == local.fingerprint.as_dict()
+    finally:
+        pool.stop()
+
+
 # -- reference names of library pairs ---------------------------------------------------------------------------------
 
 TV, KA = "torchvision.models.resnet18", "keras.applications.ResNet50V2"
