@@ -50,6 +50,8 @@ class Report:
     stages: dict[str, str]  # stage -> "passed" | "failed" | "skipped"
     trials: int = 0
     runs: int = 0
+    # The JSON form of the typed sections (report_sections.ReportSections.as_dict), what reporters render; a
+    # report read back from JSON (github/report.py) carries only the parts it renders, checked.
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -183,12 +185,12 @@ def _skipped(ctx: Context, stage: str) -> str | None:
 
 def _evaluated_nothing(ctx: Context) -> str | None:
     """Why the evaluation stage evaluated no run, or None when it evaluated at least one."""
-    section = ctx.results.get("evaluation")
+    section = ctx.results.evaluation
     if section is None:
         return "no run could be re-evaluated"
-    if section.get("runs"):
+    if section.runs:
         return None
-    return str(section.get("reason") or "no run could be re-evaluated")
+    return section.reason or "no run could be re-evaluated"
 
 
 def _status(ctx: Context, stage: str, found: list[Finding]) -> tuple[str, str | None]:
@@ -314,13 +316,13 @@ def _validate(root: Path, limits: Limits, progress: ProgressSink | None, options
     findings = _acknowledge(ctx, findings)
     name = ctx.model.submission.id if ctx.model else root.resolve().name
     ordered = _cap_per_code(sorted_findings(findings), limits.findings_per_code)
-    sections = dict(ctx.results, skipped_stages=skipped) if skipped else ctx.results
+    ctx.results.skipped_stages = skipped
     report = Report(
         submission=name,
         findings=ordered,
         stages=stages,
         trials=len(ctx.trials),
         runs=sum(len(t.runs) for t in ctx.trials),
-        extra=dict(sorted(sections.items())),
+        extra=ctx.results.as_dict(),
     )
     return Validation(report=report, context=ctx)

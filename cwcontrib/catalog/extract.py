@@ -12,13 +12,17 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from itertools import combinations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cwcontrib.checks.evaluation import content_digest
 from cwcontrib.checks.semantics import chance_ceiling, identified_k, is_k_over_n, nearest_k
 from cwcontrib.models import Artifact, Hardware, Manifest
 from cwcontrib.trials import ResolvedTrial, flatten
 from cwcontrib.validate import Validation
+
+if TYPE_CHECKING:
+    from cwcontrib.architectures.verdict import PairVerdict
+    from cwcontrib.report_sections import ReportSections
 
 DIVERGENCE = 0.05  # the CrossedWires paper's 5 points
 # The audit re-evaluates every run of a sample of trials: 10 % of the trials with weights, at least 2.
@@ -56,7 +60,7 @@ class _Setup:
 class _Fingerprints:
     parameters: dict[str, int] = field(default_factory=dict)
     flops: dict[str, int] = field(default_factory=dict)
-    verdicts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    verdicts: dict[tuple[str, str], PairVerdict] = field(default_factory=dict)
 
 
 def hardware_of(model: Manifest, key: str) -> Hardware:
@@ -65,13 +69,14 @@ def hardware_of(model: Manifest, key: str) -> Hardware:
     return own(key) if callable(own) else model.hardware  # schema 1.0 models have one hardware for all runs
 
 
-def _fingerprints(results: dict[str, Any]) -> _Fingerprints:
+def _fingerprints(results: ReportSections) -> _Fingerprints:
     found = _Fingerprints()
-    for key, fingerprint in results.get("architectures", {}).items():
-        found.parameters[key] = fingerprint.get("parameters")
-        found.flops[key] = fingerprint.get("flops")
-    for verdict in results.get("pair_verdicts", []):
-        found.verdicts[tuple(sorted((verdict["a"], verdict["b"])))] = verdict  # type: ignore[index]
+    for key, fingerprint in (results.architectures or {}).items():
+        found.parameters[key] = fingerprint.parameters
+        found.flops[key] = fingerprint.flops
+    for pair in results.pair_verdicts or []:
+        a, b = sorted(pair.frameworks)
+        found.verdicts[(a, b)] = pair.verdict
     return found
 
 
@@ -251,8 +256,8 @@ def _pair_row(model: Manifest, runs: dict[str, dict[str, Any]], a: str, b: str,
         "parameters_b": rb["parameters"],
         "flops_a": ra["flops"],
         "flops_b": rb["flops"],
-        "architectures_equivalent": verdict["equivalent"] if verdict else None,
-        "architecture_differences": verdict["summary"] if verdict else None,
+        "architectures_equivalent": verdict.equivalent if verdict else None,
+        "architecture_differences": verdict.summary() if verdict else None,
     }
 
 
@@ -262,7 +267,7 @@ def extract(validation: Validation) -> Extract:
     model = ctx.model
     assert model is not None and validation.report.ok
     submission_id = model.submission.id
-    prints = _fingerprints(validation.report.extra)
+    prints = _fingerprints(ctx.results)
     digest = content_digest(ctx)
     trials = sorted(ctx.trials, key=lambda t: t.id)
     runs: list[dict[str, Any]] = []

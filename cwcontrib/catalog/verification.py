@@ -188,11 +188,11 @@ def record_validation(validation: Any, folder: Path, produced_by: str) -> list[P
     passed, so that the sha256 is the checked content of what was evaluated.
     """
     report, model = validation.report, validation.context.model
-    evaluation = report.extra.get("evaluation")
+    evaluation = validation.context.results.evaluation
     if model is None or evaluation is None or report.stages.get("files") != "passed":
         return []
     artifacts = {a.path: a.sha256 for a in model.artifacts if a.path}
     weights = {(trial.id, key): artifacts.get(run.run.weights or "")
                for trial in validation.context.trials for key, run in trial.runs.items()}
     known = {k: v for k, v in weights.items() if v}
-    return write_records(folder, records_from_evaluation(model.submission.id, evaluation, known, produced_by))
+    return write_records(folder, records_from_evaluation(model.submission.id, evaluation.as_dict(), known, produced_by))

@@ -12,6 +12,7 @@ from cwcontrib.codes import REGISTRY
 from cwcontrib.findings import Finding, Location
 from cwcontrib.limits import DEFAULT_LIMITS, Limits
 from cwcontrib.manifest import join_pointer, pointer_location
+from cwcontrib.report_sections import ReportSections
 
 if TYPE_CHECKING:
     from cwcontrib.manifest import LoadedManifest
@@ -69,7 +70,7 @@ class Context:
     references: dict[str, Any] = field(default_factory=dict)  # framework key -> checks.weights.Reference
     weights_ok: set[tuple[str, str]] = field(default_factory=set)  # (trial id, framework key) loaded strictly
     fetched: dict[str, tuple[Path, str]] = field(default_factory=dict)  # uri -> (cache folder, file name), verified
-    results: dict[str, Any] = field(default_factory=dict)  # report sections beyond findings
+    results: ReportSections = field(default_factory=ReportSections)  # what stages 4-5 report beyond findings
     looking_at: str = ""  # the file a check is reading, named by an internal-error finding
     workers: Any = None  # a cwcontrib.workers.WorkerPool when frameworks work in worker processes, else None
 

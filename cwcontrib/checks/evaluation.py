@@ -38,6 +38,15 @@ from cwcontrib.evaluate import (
 from cwcontrib.findings import Finding, Location
 from cwcontrib.predictions import Agreement, PredictionsError, parse_predictions
 from cwcontrib.predictions import compare as compare_predictions
+from cwcontrib.report_sections import (
+    DatasetUsed,
+    EvaluationSection,
+    NotEvaluated,
+    PairResult,
+    RunResult,
+    SampleDrawn,
+    Tolerance,
+)
 from cwcontrib.statistics import mcnemar, tolerance
 from cwcontrib.tables import TableError
 from cwcontrib.trials import ResolvedRun, ResolvedTrial
@@ -160,21 +169,21 @@ def _device_for(framework: str, device: Callable[[], str]) -> str:
     return _onnx_device(device()) if framework == "onnx" else "cpu"
 
 
-def _pair_result(trial: ResolvedTrial, labels: np.ndarray, evaluated: dict[str, Evaluation]) -> dict[str, Any]:
+def _pair_result(trial: ResolvedTrial, labels: np.ndarray, evaluated: dict[str, Evaluation]) -> PairResult:
     (a, first), (b, second) = sorted(evaluated.items())[:2]
     pa, pb = first.classes(), second.classes()
     correct_a, correct_b = pa == labels, pb == labels
     test = mcnemar(int(np.sum(correct_a & ~correct_b)), int(np.sum(~correct_a & correct_b)))
     n = len(labels)
-    return {
-        "trial": trial.id,
-        "frameworks": [a, b],
-        "claimed_gap": abs(first.claimed_correct - second.claimed_correct) / n,
-        "measured_gap": abs(first.measured_correct - second.measured_correct) / n,
-        "disagreements": int(np.sum(pa != pb)),
-        "disagreement_rate": float(np.mean(pa != pb)),
-        "mcnemar": test.as_dict(),
-    }
+    return PairResult(
+        trial=trial.id,
+        frameworks=(a, b),
+        claimed_gap=abs(first.claimed_correct - second.claimed_correct) / n,
+        measured_gap=abs(first.measured_correct - second.measured_correct) / n,
+        disagreements=int(np.sum(pa != pb)),
+        disagreement_rate=float(np.mean(pa != pb)),
+        mcnemar=test,
+    )
 
 
 def _resolve_device(ctx: Context) -> str:
@@ -310,9 +319,8 @@ class _Plan:
             for key in self.evaluable(trial):
                 self.absent[(trial.id, key)] = reason
 
-    def not_evaluated(self) -> list[dict[str, str]]:
-        return [{"trial": trial, "framework": key, "reason": reason}
-                for (trial, key), reason in sorted(self.absent.items())]
+    def not_evaluated(self) -> tuple[NotEvaluated, ...]:
+        return tuple(NotEvaluated(trial, key, reason) for (trial, key), reason in sorted(self.absent.items()))
 
 
 def _plan(ctx: Context) -> _Plan:
@@ -327,11 +335,8 @@ def _plan(ctx: Context) -> _Plan:
     return plan
 
 
-def _section(plan: _Plan, reason: str | None = None, **parts: Any) -> dict[str, Any]:
-    section = {"content_digest": plan.digest, **parts, "not_evaluated": plan.not_evaluated()}
-    if reason is not None:
-        section["reason"] = reason
-    return section
+def _section(plan: _Plan, reason: str | None = None, **parts: Any) -> EvaluationSection:
+    return EvaluationSection(content_digest=plan.digest, not_evaluated=plan.not_evaluated(), reason=reason, **parts)
 
 
 def submitted_predictions(ctx: Context, run: ResolvedRun, n: int) -> np.ndarray | None:
@@ -414,15 +419,15 @@ def claims_reproduce(ctx: Context) -> Iterator[Finding]:
     plan = _plan(ctx)
     if not ctx.options.reeval:
         plan.leave_out(plan.pool, REEVAL_OFF)
-        ctx.results["evaluation"] = _section(plan, "--no-reeval: re-evaluation was switched off")
+        ctx.results.evaluation = _section(plan, "--no-reeval: re-evaluation was switched off")
         return
     if not plan.pool:
-        ctx.results["evaluation"] = _section(plan, "no run has weights that loaded strictly in stage 4")
+        ctx.results.evaluation = _section(plan, "no run has weights that loaded strictly in stage 4")
         return
     if model.dataset.split != REEVALUATED_SPLIT:  # CW505: measuring the test split would not test the claim
         plan.leave_out(plan.pool, OTHER_SPLIT)
-        ctx.results["evaluation"] = _section(plan, f"claims are on the {model.dataset.split} split; only the "
-                                                   f"{REEVALUATED_SPLIT} split is re-evaluated (CW505)")
+        ctx.results.evaluation = _section(plan, f"claims are on the {model.dataset.split} split; only the "
+                                                f"{REEVALUATED_SPLIT} split is re-evaluated (CW505)")
         return
     seed = resolve_seed(ctx.options)
     if ctx.options.all_trials:
@@ -431,15 +436,15 @@ def claims_reproduce(ctx: Context) -> Iterator[Finding]:
         plan.chosen = sample_trials(plan.pool, ctx.options.sample, seed.mixed_with(plan.digest))
     chosen_ids = {t.id for t in plan.chosen}
     plan.leave_out([t for t in plan.pool if t.id not in chosen_ids], NOT_SAMPLED)
-    sample = {"trials": [t.id for t in plan.chosen], "of": len(plan.pool), "all": ctx.options.all_trials}
+    sample = SampleDrawn(tuple(t.id for t in plan.chosen), len(plan.pool), ctx.options.all_trials)
     dataset = model.dataset
     try:
         split = load_test_split(dataset.name, ctx.options.data_dir)
     except DatasetError as exc:
         yield finding("CW501", f"dataset {dataset.name}: {exc.portable}", ctx.at("/dataset/name"))
         plan.leave_out(plan.chosen, DATASET_UNAVAILABLE)
-        ctx.results["evaluation"] = _section(plan, f"the {dataset.name} test split is unavailable (CW501)",
-                                             seed=seed.as_dict(plan.digest), sample=sample)
+        ctx.results.evaluation = _section(plan, f"the {dataset.name} test split is unavailable (CW501)",
+                                          seed=seed, sample=sample)
         return
     info = dataset_info(dataset.name)
     if info is not None and info.evaluation.sha256 is None:  # no pinned digest: stage 5 is the first to know it
@@ -451,8 +456,8 @@ def claims_reproduce(ctx: Context) -> Iterator[Finding]:
     n = len(split.labels)
     allowed = tolerance(n)
     formats = weights_formats(model)
-    evaluations: list[dict[str, Any]] = []
-    pairs: list[dict[str, Any]] = []
+    evaluations: list[RunResult] = []
+    pairs: list[PairResult] = []
     ctx.progress.start("re-evaluating", sum(len(plan.evaluable(t)) for t in plan.chosen))
     try:
         for trial in plan.chosen:
@@ -487,11 +492,8 @@ def claims_reproduce(ctx: Context) -> Iterator[Finding]:
                     predictions=predictions.tobytes(), dtype=predictions.dtype.str,
                 )
                 evaluated[key] = result
-                entry = result.as_dict()
                 agreement = _agreement(ctx, run, predictions, used)
-                if agreement is not None:
-                    entry["submitted_predictions"] = agreement.as_dict()
-                evaluations.append(entry)
+                evaluations.append(RunResult(result, agreement))
                 if not result.reproduced:
                     yield finding("CW500", f"claimed {result.claimed_correct}/{n}, measured "
                                            f"{result.measured_correct}/{n} (tolerance ±{allowed})",
@@ -505,12 +507,12 @@ def claims_reproduce(ctx: Context) -> Iterator[Finding]:
                 pairs.append(_pair_result(trial, split.labels, evaluated))
     finally:
         ctx.progress.finish()
-    ctx.results["evaluation"] = _section(
+    ctx.results.evaluation = _section(
         plan, None if evaluations else "no sampled run could be evaluated (CW502 or CW001)",
-        seed=seed.as_dict(plan.digest),
-        dataset={"name": split.name, "sha256": split.sha256, "n": n},
+        seed=seed,
+        dataset=DatasetUsed(split.name, split.sha256, n),
         sample=sample,
-        tolerance={"examples": allowed, "rule": "Poisson(max(1, N*1e-3)) 99.9% quantile; docs/reevaluation.md"},
-        runs=evaluations,
-        pairs=pairs,
+        tolerance=Tolerance(allowed, "Poisson(max(1, N*1e-3)) 99.9% quantile; docs/reevaluation.md"),
+        runs=tuple(evaluations),
+        pairs=tuple(pairs),
     )

@@ -17,6 +17,7 @@ from cwcontrib.findings import Finding, printable
 from cwcontrib.models import Manifest
 from cwcontrib.reference_models import Reference as Reference  # imported from here by the audit
 from cwcontrib.reference_models import ReferenceSpec, build_from_spec
+from cwcontrib.report_sections import FrameworkPairVerdict
 from cwcontrib.trials import ResolvedRun
 from cwcontrib.weights import FORMATS_FOR_FRAMEWORK, TensorSummary, WeightsError, model_tensors, read_weights, summarise
 from cwcontrib.workers import Pending, Worker, WorkerFailure, completed
@@ -128,14 +129,14 @@ def reference_architectures_match_the_declaration(ctx: Context) -> Iterator[Find
         for key, counted in counts.items():
             yield finding("CW411", f"{key}: the reference {model.architecture.name} has {counted:,} parameters, "
                                    f"declared {declared:,}", ctx.at("/architecture/parameter_count"))
-    ctx.results["architectures"] = {k: r.fingerprint.as_dict() for k, r in built.items()}
+    ctx.results.architectures = {k: r.fingerprint for k, r in built.items()}
     verdicts = []
     for a, b in combinations(sorted(built), 2):
         verdict = compare(built[a].fingerprint, built[b].fingerprint)
-        verdicts.append({"frameworks": [a, b], **verdict.as_dict()})
+        verdicts.append(FrameworkPairVerdict((a, b), verdict))
         if not verdict.equivalent:
             yield finding("CW413", f"{a} vs {b}: {verdict.summary()}", ctx.at("/architecture"))
-    ctx.results["pair_verdicts"] = verdicts
+    ctx.results.pair_verdicts = verdicts
 
 
 def _compare(reference: Reference, present: dict[str, TensorSummary], run: ResolvedRun) -> Iterator[Finding]:
@@ -211,7 +212,7 @@ def _onnx_run(ctx: Context, run: ResolvedRun, path: str, location: tuple[Path, s
                                   num_classes=architecture.num_classes, parameter_count=architecture.parameter_count,
                                   where=run.at("weights"), label=run.framework)
     if graph is not None:
-        ctx.results.setdefault("onnx_graphs", {})[path] = graph.fingerprint.as_dict()
+        ctx.results.onnx_graphs[path] = graph.fingerprint
     return problems
 
 
@@ -276,7 +277,7 @@ def onnx_keys_get_pair_verdicts(ctx: Context) -> Iterator[Finding]:
     from cwcontrib.architectures import compare
     from cwcontrib.architectures.fingerprint import Fingerprint
 
-    graphs: dict[str, dict[str, object]] = ctx.results.get("onnx_graphs", {})
+    graphs = ctx.results.onnx_graphs
     onnx = sorted(key for key, reference in ctx.references.items() if reference.framework == "onnx")
     if not graphs or not onnx:
         return
@@ -287,9 +288,9 @@ def onnx_keys_get_pair_verdicts(ctx: Context) -> Iterator[Finding]:
         for trial in ctx.trials:
             run = trial.runs.get(key)
             path = run.run.weights if run is not None else None
-            if path not in graphs or (trial.id, key) not in ctx.weights_ok:
+            if path is None or path not in graphs or (trial.id, key) not in ctx.weights_ok:
                 continue
-            found = Fingerprint.from_dict(graphs[path])  # type: ignore[arg-type]
+            found = graphs[path]
             if first is None:
                 first = (trial.id, found)
                 continue
@@ -304,13 +305,13 @@ def onnx_keys_get_pair_verdicts(ctx: Context) -> Iterator[Finding]:
         return
     built = {key: r.fingerprint for key, r in ctx.references.items() if r.fingerprint is not None}
     fingerprints = {**built, **shared}
-    ctx.results["architectures"] = {key: fingerprints[key].as_dict() for key in sorted(fingerprints)}
-    verdicts = list(ctx.results.get("pair_verdicts", []))
+    ctx.results.architectures = {key: fingerprints[key] for key in sorted(fingerprints)}
+    verdicts = list(ctx.results.pair_verdicts or [])
     for a, b in combinations(sorted(fingerprints), 2):
         if a not in shared and b not in shared:
             continue  # a pair of references: reference_architectures_match_the_declaration judged it
         verdict = compare(fingerprints[a], fingerprints[b])
-        verdicts.append({"frameworks": [a, b], **verdict.as_dict()})
+        verdicts.append(FrameworkPairVerdict((a, b), verdict))
         if not verdict.equivalent:
             yield finding("CW413", f"{a} vs {b}: {verdict.summary()}", ctx.at("/architecture"))
-    ctx.results["pair_verdicts"] = sorted(verdicts, key=lambda v: v["frameworks"])
+    ctx.results.pair_verdicts = sorted(verdicts, key=lambda v: v.frameworks)
