@@ -716,3 +716,21 @@ def test_checking_a_graph_needs_onnx_and_onnxruntime(tmp_path: Path, graphs: dic
         "CW414", f"weights/{t}-pytorch.onnx: checking an ONNX graph needs {needs} (cwcontrib[onnx])",
         at(validation, f"/trials/{i}/runs/pytorch/weights")) for i, t in ((0, "t01"), (4, "t05"))]
     assert "onnx_graphs" not in report
+
+
+def test_a_graph_is_read_in_the_layout_its_key_declares(tmp_path: Path, graphs: dict[str, Path]) -> None:
+    sub = mlp_study(tmp_path, graphs, ["relu", None, None, None, None])
+    sub.edit(lambda d: d["architecture"]["implementations"]["pytorch"].update(layout="NHWC"))
+    validation, report, found = run(sub)
+    assert found == [("CW408", "weights/t01-pytorch.onnx: the graph's input is [1, 1, 8, 8], the declared NHWC input "
+                               "[8, 8, 1]", at(validation, "/trials/0/runs/pytorch/weights"))]
+    assert "onnx_graphs" not in report
+
+
+def test_a_graph_is_held_to_the_declared_parameter_count(tmp_path: Path, graphs: dict[str, Path]) -> None:
+    sub = mlp_study(tmp_path, graphs, [None, "relu", None, None, None])
+    sub.edit(lambda d: d["architecture"].update(parameter_count=2400))
+    validation, report, found = run(sub)
+    assert found == [("CW411", "weights/t02-pytorch.onnx: the graph has 2,410 parameters, declared 2,400",
+                      at(validation, "/trials/1/runs/pytorch/weights"))]
+    assert not_evaluated(report)[("t02", "pytorch")] == "weights-rejected"
