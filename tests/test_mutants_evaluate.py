@@ -146,6 +146,34 @@ def test_torch_predicts_in_inference_mode_with_running_statistics() -> None:
     assert norm.running_mean.tolist() == [3.0] * FEATURES  # nothing learnt from the test split
 
 
+def test_torch_moves_the_model_to_the_requested_device() -> None:
+    moves: list[tuple[Any, ...]] = []
+
+    class Moving(torch.nn.Sequential):
+        def to(self, *args: Any, **kwargs: Any) -> Any:
+            moves.append(args)
+            return super().to(*args, **kwargs)
+
+    weight, bias = _linear()
+    model = Moving(torch.nn.Flatten(), _set_linear(torch.nn.Linear(FEATURES, CLASSES), weight, bias))
+    x = _x(n=20)
+    assert predict_torch(model, x, "cpu").tolist() == _expected_nchw(x, weight, bias).tolist()
+    assert moves == [("cpu",)]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_cuda_model_and_input_move_there_and_the_predictions_come_back() -> None:
+    """On a CPU-only machine `.to(device)` of the input and `.to("cpu")` of the result change nothing: this is the
+    test that tells them from no-ops."""
+    weight, bias = _linear()
+    model = _torch_linear(weight, bias)
+    x = _x()
+    predictions = predict_torch(model, x, "cuda")
+    assert next(model.parameters()).device.type == "cuda"
+    assert isinstance(predictions, np.ndarray) and predictions.dtype == np.dtype("<u1")
+    assert predictions.tolist() == _expected_nchw(x, weight, bias).tolist()
+
+
 def test_an_input_the_torch_model_refuses_names_the_framework_error() -> None:
     weight, bias = _linear()
     with pytest.raises(EvaluationError) as refused:
