@@ -734,3 +734,14 @@ def test_a_graph_is_held_to_the_declared_parameter_count(tmp_path: Path, graphs:
     assert found == [("CW411", "weights/t02-pytorch.onnx: the graph has 2,410 parameters, declared 2,400",
                       at(validation, "/trials/1/runs/pytorch/weights"))]
     assert not_evaluated(report)[("t02", "pytorch")] == "weights-rejected"
+
+
+def test_a_bug_while_checking_a_graph_is_an_internal_error_naming_the_graph(
+        tmp_path: Path, graphs: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    import cwcontrib.onnx.stage
+
+    sub = mlp_study(tmp_path, graphs, [None, None, "relu", None, None])
+    monkeypatch.setattr(cwcontrib.onnx.stage, "check_graph", _raising(ValueError("a bug in cwcontrib")))
+    _, _, found = run(sub)
+    assert found == [("CW001", "check weights_load_strictly failed: ValueError: a bug in cwcontrib",
+                      Location("weights/t03-pytorch.onnx"))]
