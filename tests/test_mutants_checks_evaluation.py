@@ -904,8 +904,8 @@ class Harnesses:
                             lambda model, x: noted(self.calls, ("predict_keras", model, x.shape), self.answer()))
         monkeypatch.setattr(cwcontrib.onnx.check, "read_onnx", lambda root, rel: ("graph", Path(root).name, rel))
         monkeypatch.setattr(cwcontrib.onnx.harness, "predict_onnx",
-                            lambda graph, x, layout, device: noted(self.calls, ("predict_onnx", graph, layout, device),
-                                                                   self.answer()))
+                            lambda graph, x, layout, device: noted(
+                                self.calls, ("predict_onnx", graph, x.shape, layout, device), self.answer()))
         monkeypatch.setattr(cwcontrib.onnx.harness, "resolve_onnx_device",
                             lambda requested: noted(self.calls, ("resolve_onnx_device", requested), "ort-cuda"))
         monkeypatch.setattr(cwcontrib.onnx.harness, "onnx_harness_identity", lambda device: {"onnx": device})
@@ -979,8 +979,58 @@ def test_onnx_runs_are_evaluated_on_their_own_graph_in_their_layout(
     resolved = [("resolve_onnx_device", "auto")] if device == "cuda" else []
     root = submission.root.name
     assert [c for c in harnesses.calls if c[0] != "resolve_onnx_device"] == [
-        ("predict_onnx", ("graph", root, WEIGHTS["keras"].format("t01")), "NHWC", used),
-        ("predict_onnx", ("graph", root, WEIGHTS["pytorch"].format("t01")), "NCHW", used)]
+        ("predict_onnx", ("graph", root, WEIGHTS["keras"].format("t01")), (N, 8, 8, 1), "NHWC", used),
+        ("predict_onnx", ("graph", root, WEIGHTS["pytorch"].format("t01")), (N, 8, 8, 1), "NCHW", used)]
     assert resolved == [c for c in harnesses.calls if c[0] == "resolve_onnx_device"][:len(resolved)]
     assert [(r["framework"], r["device"], r["harness"]) for r in section["runs"]] == [
         ("keras", used, {"onnx": used}), ("pytorch", used, {"onnx": used})]
+
+
+# -- follow-up: what the first mutation run left ----------------------------------------------------------------------
+
+def test_the_split_is_preprocessed_with_the_declared_rescale_mean_and_std(submission: Submission) -> None:
+    submission.edit(lambda d: d["dataset"]["preprocessing"].update(mean=[0.25], std=[0.5]))
+    ctx = staged(submission, Options(device="cpu", seed="5eed", sample=1))
+    workers = stand_ins(submission, ctx)
+    reproduce(ctx)
+    from cwcontrib.datasets import load_test_split, preprocess
+
+    expected = preprocess(load_test_split("sklearn-digits"), 0.0625, [0.25], [0.5])
+    assert not np.array_equal(expected, preprocess(load_test_split("sklearn-digits"), 0.0625, [0.25], None))
+    assert not np.array_equal(expected, preprocess(load_test_split("sklearn-digits"), 0.0625, None, [0.5]))
+    for worker in workers.values():
+        assert np.array_equal(worker.calls[0][3], expected)
+
+
+def test_the_cpu_rule_reads_the_declared_accelerator_in_any_case(submission: Submission) -> None:
+    submission.edit(lambda d: d["hardware"].update(accelerator=" CPU "))
+    ctx = staged(submission, Options(device="cpu", seed="5eed", sample=1))
+    stand_ins(submission, ctx)
+    _, section = reproduce(ctx)
+    assert {r["submitted_predictions"]["allowed"] for r in section["runs"]} == {1}
+
+
+def test_an_undeclared_predictions_file_is_not_compared(submission: Submission) -> None:
+    rel = "predictions/t01-keras.csv"
+    submission.edit(lambda d: d.update(artifacts=[a for a in d["artifacts"] if a.get("path") != rel]))
+    ctx = staged(submission, allowed=frozenset({"CW204", "CW330"}))
+    assert check_predictions(ctx) == []
+    stand_ins(submission, ctx)
+    _, section = reproduce(ctx)
+    assert [(r["trial"], r["framework"]) for r in section["runs"] if "submitted_predictions" not in r] == [
+        ("t01", "keras")]
+
+
+def test_a_pair_is_the_first_two_keys_in_order() -> None:
+    from cwcontrib.evaluate import Evaluation
+
+    truth = np.array([0, 1, 2, 3, 0, 1], dtype=np.uint8)
+    answers = {"c": np.array([0, 1, 2, 3, 0, 1], np.uint8), "a": np.array([0, 1, 0, 0, 0, 0], np.uint8),
+               "b": np.array([1, 1, 2, 3, 2, 1], np.uint8)}
+    claims = {"a": 5, "b": 2, "c": 6}
+    evaluated = {key: Evaluation(trial="t", framework=key, n=6, claimed_correct=claims[key],
+                                 measured_correct=int(np.sum(p == truth)), tolerance=1, device="cpu", harness={},
+                                 predictions=p.tobytes(), dtype="|u1") for key, p in answers.items()}
+    pair = evaluation._pair_result(SimpleNamespace(id="t9"), truth, evaluated)  # type: ignore[arg-type]
+    assert pair.as_dict() == {"trial": "t9", "frameworks": ["a", "b"], "claimed_gap": 3 / 6, "measured_gap": 1 / 6,
+                              "disagreements": 5, "disagreement_rate": 5 / 6, "mcnemar": mcnemar(2, 3).as_dict()}
