@@ -1034,3 +1034,50 @@ def test_a_pair_is_the_first_two_keys_in_order() -> None:
     pair = evaluation._pair_result(SimpleNamespace(id="t9"), truth, evaluated)  # type: ignore[arg-type]
     assert pair.as_dict() == {"trial": "t9", "frameworks": ["a", "b"], "claimed_gap": 3 / 6, "measured_gap": 1 / 6,
                               "disagreements": 5, "disagreement_rate": 5 / 6, "mcnemar": mcnemar(2, 3).as_dict()}
+
+
+def test_the_split_is_loaded_from_the_data_folder_given(submission: Submission, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import cwcontrib.datasets
+
+    real = cwcontrib.datasets.load_test_split
+    loaded: list[tuple[str, Path | None]] = []
+    monkeypatch.setattr(cwcontrib.datasets, "load_test_split",
+                        lambda name, data_dir=None: noted(loaded, (name, data_dir), real(name, data_dir)))
+    ctx = staged(submission, Options(device="cpu", seed="5eed", sample=1, data_dir=tmp_path / "data"))
+    stand_ins(submission, ctx)
+    assert check_predictions(ctx) == [] and reproduce(ctx)[0] == []
+    assert loaded == [("sklearn-digits", tmp_path / "data")] * 2
+
+
+@pytest.mark.parametrize("skipped", ["accuracy", "unverified", "malformed"])
+def test_the_runs_after_one_skipped_or_malformed_are_still_counted(submission: Submission, skipped: str) -> None:
+    if skipped == "accuracy":
+        submission.edit(lambda d: d["trials"][0]["runs"]["keras"].update(test_accuracy=1.000000001))
+    elif skipped == "malformed":
+        classes = submitted(submission, "t01", "keras")
+        write_predictions(submission, "t01", "keras", [*classes[:10], 11, *classes[11:]])
+    classes, _ = with_wrong(submission, "t05", "pytorch", 1)
+    write_predictions(submission, "t05", "pytorch", classes)
+    ctx = staged(submission, allowed=frozenset({"CW303"}))
+    if skipped == "unverified":
+        ctx.verified.discard("predictions/t01-keras.csv")
+        ctx.tables.pop("predictions/t01-keras.csv", None)
+    found = check_predictions(ctx)
+    assert [(code, location) for code, _, location in found] == (
+        [("CW507", Location("predictions/t01-keras.csv", 12))] if skipped == "malformed" else []) + [
+        ("CW508", run_at(ctx, "t05", "pytorch", "test_accuracy"))]
+
+
+def test_an_unreadable_predictions_table_is_cw507_and_not_compared(submission: Submission) -> None:
+    from cwcontrib.tables import TableError
+
+    rel = "predictions/t02-keras.csv"
+    ctx = staged(submission)
+    ctx.tables[rel] = TableError("row 3 has 3 cells, the header 2", line=4)  # as stage 3 would have kept it
+    assert check_predictions(ctx) == [("CW507", f"{rel}: row 3 has 3 cells, the header 2", Location(rel, 4))]
+    stand_ins(submission, ctx)
+    found, section = reproduce(ctx)
+    assert found == []
+    assert [(r["trial"], r["framework"]) for r in section["runs"] if "submitted_predictions" not in r] == [
+        ("t02", "keras")]
