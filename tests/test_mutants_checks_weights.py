@@ -264,6 +264,13 @@ def test_the_weights_stage_without_a_submission_finds_nothing(tmp_path: Path) ->
     assert run_stage(Context(root=tmp_path), "weights") == []
 
 
+def test_a_submission_without_trials_builds_no_reference(submission: Submission) -> None:
+    submission.edit(lambda d: (d.pop("trials"), d.update(schema_version="1.2")))  # CW316, but a submission
+    validation, report, found = run(submission)
+    assert validation.context.model is not None and found == []
+    assert "architectures" not in report and "pair_verdicts" not in report
+
+
 def test_an_unknown_modification_is_cw412_for_its_key_only(submission: Submission) -> None:
     submission.edit(lambda d: d["architecture"]["implementations"]["keras"].update(modifications=["no-such-change"]))
     validation, report, found = run(submission)
