@@ -698,3 +698,89 @@ def test_weights_named_by_the_uri_of_a_local_file_are_not_declared(submission: S
     ctx, found = found_in(submission)
     assert [f for f in found if f[0] == "CW330"] == [
         ("CW330", f"{uri!r} is not declared", run_at(ctx, 0, "pytorch", "weights"))]
+
+
+# -- survivors of the second half of the run (2026-12-03, issue 9) -----------------------------------------------------
+
+def runs_in_order(data: dict[str, Any], trial: int = 0) -> list[str]:
+    """The framework keys of a trial's runs in the manifest's order, the order the checks walk them in."""
+    return list(data["trials"][trial]["runs"])
+
+
+def test_a_trials_table_is_held_to_the_manifest_s_schema_version(submission: Submission) -> None:
+    def newer_column(rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            row["hyperparameters.extra.warmup_steps"] = 10
+
+    to_table(submission, newer_column)
+    assert submission.manifest()["schema_version"] == "1.1"
+    ctx, found = found_in(submission)
+    assert found == [("CW313", "column 'hyperparameters.extra.warmup_steps' sets a field that came in schema 1.2; "
+                               "the manifest declares schema_version 1.1",
+                      Location("trials.csv", 1, column="hyperparameters.extra.warmup_steps"))]
+    assert ctx.trials == []
+
+
+def test_a_run_without_hyperparameters_does_not_end_its_trial_s_comparison(submission: Submission) -> None:
+    first, second = runs_in_order(submission.manifest())
+    submission.edit(lambda d: first_run(d, first).pop("hyperparameters", None))
+    submission.edit(lambda d: first_run(d, second).update(hyperparameters={"learning_rate": 0.5}))
+    ctx, found = found_in(submission)
+    assert found == [("CW300", f"run {second!r} of trial 't01' has learning_rate=0.5, the trial has 0.0001",
+                      run_at(ctx, 0, second, "hyperparameters", "learning_rate"))]
+
+
+def test_an_accuracy_outside_0_1_does_not_end_its_trial_s_checks(submission: Submission) -> None:
+    first, second = runs_in_order(submission.manifest())
+    submission.edit(lambda d: first_run(d, first).update(test_accuracy=1.5))
+    submission.edit(lambda d: first_run(d, second).update(test_accuracy=0.84))
+    ctx, found = found_in(submission)
+    assert [(code, where) for code, _, where in found] == [
+        ("CW303", run_at(ctx, 0, first, "test_accuracy")), ("CW304", run_at(ctx, 0, second, "test_accuracy"))]
+
+
+def test_two_candidates_at_the_printed_precision_are_both_named(submission: Submission) -> None:
+    """With N = 150 a two-decimal accuracy can stand for exactly two k (0.35: 52/150 or 53/150)."""
+    submission.edit(lambda d: d["dataset"].update(test_size=150))
+    submission.edit(lambda d: first_run(d).update(test_accuracy=0.35))
+    ctx, found = found_in(submission)
+    assert ks_at_printed_precision(0.35, 150) == range(52, 54)
+    [message] = [m for code, m, where in found if where == run_at(ctx, 0, "pytorch", "test_accuracy")]
+    assert message == (f"accuracy 0.35 is not k/150; the nearest is 52/150 = {52 / 150!r}; at 2 decimals it could "
+                       "be any of 52..53/150")
+
+
+def drop_t01_epochs(data: dict[str, Any]) -> None:
+    """Trial t01 sets no `epochs` and nothing shares one, so its hyperparameters do not validate (CW329)."""
+    data["trials"][0]["hyperparameters"].pop("epochs")
+
+
+def test_a_trial_without_valid_hyperparameters_still_has_its_curve_and_epochs_checked(
+        submission: Submission) -> None:
+    submission.edit(drop_t01_epochs)
+    submission.edit(lambda d: d.update(schema_version="1.2"))
+    submission.edit(lambda d: first_run(d).update(epochs_trained=3))
+    write_curve(submission, curve(4))
+    ctx, found = found_in(submission)
+    assert [code for code, _, _ in found] == ["CW329", "CW302"]  # no CW001: no epochs to compare with
+    assert found[1] == ("CW302", "the curve has 4 epochs, the run trained 3 (its `epochs_trained`)", Location(CURVE))
+    assert ctx.trials[0].hyperparameters is None
+
+
+def test_a_run_without_a_curve_does_not_end_its_trial_s_curves(submission: Submission) -> None:
+    first, second = runs_in_order(submission.manifest())
+    submission.edit(lambda d: first_run(d, first).pop("curves"))
+    rel = submission.manifest()["trials"][0]["runs"][second]["curves"]
+    write_curve(submission, curve(19), rel)
+    _, found = found_in(submission)
+    assert [(code, where.file) for code, _, where in found] == [("CW302", rel)]
+
+
+def test_an_unreadable_curve_does_not_end_its_trial_s_curves(submission: Submission) -> None:
+    first, second = runs_in_order(submission.manifest())
+    runs = submission.manifest()["trials"][0]["runs"]
+    write_curve(submission, curve(20).replace("0.5", "5" * (DEFAULT_LIMITS.cell_chars + 1), 1), runs[first]["curves"])
+    write_curve(submission, curve(19), runs[second]["curves"])
+    _, found = found_in(submission)
+    assert [where.file for _, _, where in found] == [runs[first]["curves"], runs[second]["curves"]]
+    assert found[1][0] == "CW302"

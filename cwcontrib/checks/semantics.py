@@ -259,7 +259,7 @@ def accuracies_are_counts(ctx: Context) -> Iterator[Finding]:
                                f"(declared accuracy_measure: {measure})", ctx.at(f"/frameworks/{key}/accuracy_measure"))
 
 
-def _curve_findings(ctx: Context, run: ResolvedRun, table: Table, epochs: int | None) -> Iterator[Finding]:
+def _curve_findings(run: ResolvedRun, table: Table, epochs: int | None) -> Iterator[Finding]:
     missing = [c for c in CURVE_REQUIRED_COLUMNS if c not in table.columns]
     if missing:
         yield finding("CW313", f"the curve has no {', '.join(missing)} column", Location(table.file, 1))
@@ -312,7 +312,7 @@ def curves_match_training(ctx: Context) -> Iterator[Finding]:
                 yield _table_problem(exc, path)
                 continue
             if table is not None:
-                yield from _curve_findings(ctx, run, table, epochs)
+                yield from _curve_findings(run, table, epochs)
 
 
 @check("semantics", "CW331", needs=("trials",))
