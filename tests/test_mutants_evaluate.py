@@ -261,6 +261,21 @@ def test_keras_predicts_in_inference_mode_with_moving_statistics() -> None:
     assert np.asarray(model(x, training=True)).argmax(axis=1).tolist() != expected.tolist()  # the mode matters
 
 
+def test_keras_asks_every_layer_for_inference_even_one_that_defaults_to_training() -> None:
+    """`training=False`, not `None`: with `None` Keras lets each layer fall back on its own default."""
+    import keras
+
+    class Flip(keras.layers.Layer):  # type: ignore[misc]
+        def call(self, inputs: Any, training: bool = True) -> Any:
+            return -inputs if training else inputs
+
+    weight, bias = _linear()
+    x = _x(n=300)
+    expected = _expected_nchw(x, weight, bias)
+    assert _expected_nchw(-x, weight, bias).tolist() != expected.tolist()
+    assert predict_keras(_keras_model(weight, bias, Flip()), x).tolist() == expected.tolist()
+
+
 def test_an_input_the_keras_model_refuses_names_the_framework_error() -> None:
     model = _keras_model(*_linear())
     with pytest.raises(EvaluationError) as refused:
