@@ -1081,3 +1081,17 @@ def test_an_unreadable_predictions_table_is_cw507_and_not_compared(submission: S
     assert found == []
     assert [(r["trial"], r["framework"]) for r in section["runs"] if "submitted_predictions" not in r] == [
         ("t02", "keras")]
+
+
+def test_a_declared_digest_of_a_pinned_file_of_the_dataset_is_accepted(submission: Submission,
+                                                                       tmp_path: Path) -> None:
+    from cwcontrib.datasets import PINNED
+
+    ctx = mnist(submission, Options(reeval=False, data_dir=tmp_path / "data"))
+    model = ctx.model
+    assert model is not None
+    for key in ("mnist/t10k-labels-idx1-ubyte", "fashion-mnist/t10k-labels-idx1-ubyte"):
+        dataset = model.dataset.model_copy(update={"sha256": PINNED[key].hexdigest})
+        ctx.model = model.model_copy(update={"dataset": dataset})
+        problem = evaluation.dataset_digest_problem(ctx, "c" * 64)
+        assert (problem is None) == key.startswith("mnist/"), key
