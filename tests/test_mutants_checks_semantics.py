@@ -784,3 +784,35 @@ def test_an_unreadable_curve_does_not_end_its_trial_s_curves(submission: Submiss
     _, found = found_in(submission)
     assert [where.file for _, _, where in found] == [runs[first]["curves"], runs[second]["curves"]]
     assert found[1][0] == "CW302"
+
+
+def test_a_40_hex_value_under_a_credential_s_name_in_the_manifest(submission: Submission) -> None:
+    submission.edit(lambda d: d.update(schema_version="1.2"))
+    submission.edit(lambda d: d["hyperparameters"].update(extra={"wandb_api_key": HEX40}))
+    ctx, found = found_in(submission)
+    assert found == [("CW310", "this value looks like a 40-hex-digit API key (as Weights & Biases issues)",
+                      ctx.at("/hyperparameters/extra/wandb_api_key"))]
+
+
+def test_an_unreadable_table_does_not_end_the_scan_of_the_others(submission: Submission) -> None:
+    keras = "curves/t01-keras.csv"  # scanned before curves/t01-pytorch.csv
+    write_curve(submission, curve(20).replace("0.5", "5" * (DEFAULT_LIMITS.cell_chars + 1), 1), keras)
+    rows = curve(20, columns="epoch,loss,note").splitlines()
+    rows[1] = f"1,0.5,{GITHUB}"
+    write_curve(submission, "\n".join(rows) + "\n")
+    _, found = found_in(submission)
+    assert [(code, message, where) for code, message, where in found if code == "CW310"] == [
+        ("CW310", "this cell looks like a GitHub token", Location(CURVE, 2, row=1, column="note"))]
+
+
+def test_a_credential_s_column_of_empty_strings_holds_nothing(submission: Submission) -> None:
+    """CSV reads an empty cell as no value; Parquet keeps "" — neither is a credential."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"epoch": [1, 2], "api_token": ["", ""], "wandb_api_key": ["", "x"]})
+    (submission.root / "notes").mkdir(exist_ok=True)
+    frame.to_parquet(submission.root / "notes" / "metrics.parquet", index=False)
+    submission.redeclare("notes/metrics.parquet", "parquet")
+    _, found = found_in(submission)
+    assert found == [("CW310", "column 'wandb_api_key' holds credentials",
+                      Location("notes/metrics.parquet", 1, column="wandb_api_key"))]
