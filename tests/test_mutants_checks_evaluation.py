@@ -1095,3 +1095,13 @@ def test_a_declared_digest_of_a_pinned_file_of_the_dataset_is_accepted(submissio
         ctx.model = model.model_copy(update={"dataset": dataset})
         problem = evaluation.dataset_digest_problem(ctx, "c" * 64)
         assert (problem is None) == key.startswith("mnist/"), key
+
+
+def test_only_weights_declared_by_uri_alone_are_remote() -> None:
+    artifacts = [SimpleNamespace(path="w/local", uri="https://h/l", sha256=""),
+                 SimpleNamespace(path="w/other", uri=None, sha256="")]
+    trial: Any = SimpleNamespace(id="t1", runs={"by-uri": run_of("https://h/l")})
+    ctx: Any = SimpleNamespace(model=SimpleNamespace(artifacts=artifacts), fetched={}, references={"by-uri": None},
+                               weights_ok={("t1", "by-uri")})
+    assert evaluation._remote_uris(ctx) == set()
+    assert evaluation._unevaluable(ctx, trial, "by-uri") is None
