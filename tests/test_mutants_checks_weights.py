@@ -752,3 +752,24 @@ def test_a_bug_while_checking_a_graph_is_an_internal_error_naming_the_graph(
     _, _, found = run(sub)
     assert found == [("CW001", "check weights_load_strictly failed: ValueError: a bug in cwcontrib",
                       Location("weights/t03-pytorch.onnx"))]
+
+
+def test_a_key_without_a_run_in_a_trial_and_a_graph_another_key_rejects(tmp_path: Path,
+                                                                        graphs: dict[str, Path]) -> None:
+    """Key `other` declares NHWC and names pytorch's own graphs (NCHW): each of its runs is CW408, so the graph
+    the pytorch key's run recorded for that same file is not other's architecture; t05 has no `other` run."""
+    sub = mlp_study(tmp_path, graphs, ["relu"] * 5)
+
+    def add_key(data: dict[str, Any]) -> None:
+        data["frameworks"]["other"] = dict(data["frameworks"]["pytorch"])
+        data["architecture"]["implementations"]["other"] = {"definition": "code/train_pytorch.py:DigitsMLP",
+                                                             "layout": "NHWC"}
+        for trial in data["trials"][:4]:
+            trial["runs"]["other"] = dict(trial["runs"]["pytorch"])
+
+    sub.edit(add_key)
+    validation, report, found = run(sub)
+    assert found == [("CW408", f"weights/t0{i + 1}-pytorch.onnx: the graph's input is [1, 1, 8, 8], the declared NHWC "
+                               "input [8, 8, 1]", at(validation, f"/trials/{i}/runs/other/weights")) for i in range(4)]
+    assert list(report["architectures"]) == ["pytorch"] and report["pair_verdicts"] == []
+    assert not_evaluated(report)[("t01", "other")] == "weights-rejected"
