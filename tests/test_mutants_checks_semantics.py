@@ -564,6 +564,8 @@ def test_credentials_in_text_files_by_line(submission: Submission) -> None:
     ("notes/run.SH", "pytorch", True), ("notes/data.bin", "pytorch", False), (".hidden", "pytorch", False),
     ("a.b/c", "pytorch", False), ("notes/x.csv", "pytorch", True), ("config", "yaml", True),
     ("notes/v1.2.md", "pytorch", True),  # the last suffix counts
+    ("notes/deep/Makefile", "pytorch", True), ("a/b/.env.prod", "pytorch", True),  # the name, however deep
+    ("notes/.py", "pytorch", False), ("notes/.md", "pytorch", False),  # a dotfile's leading dot is no suffix
 ])
 def test_which_files_are_text(path: str, fmt: str, text: bool) -> None:
     assert semantics._is_text(path, fmt) is text
@@ -596,7 +598,15 @@ def test_scanned_as_table(submission: Submission) -> None:
     assert semantics._scanned_as_table(ctx, CURVE) is True
     assert semantics._scanned_as_table(ctx, "code/common.py") is False
     assert semantics._scanned_as_table(ctx, "never/verified.csv") is False  # not verified: not read either
-    assert semantics._scanned_as_table(ctx, "never/verified.parquet") is True  # Parquet is never text
+    assert semantics._scanned_as_table(ctx, "never/verified.parquet") is False
+
+
+def test_a_text_file_named_parquet_is_still_scanned_as_text(submission: Submission) -> None:
+    """Declared as text but named .parquet (CW211 in stage 2): it is no table, so it is read as the text it is."""
+    submission.write_file("notes/x.parquet", f"{GITHUB}\n", "text")
+    _, found = found_in(submission)
+    assert found == [
+        ("CW310", "this line holds what looks like a GitHub token (ghp_…)", Location("notes/x.parquet", 1))]
 
 
 def test_epochs_trained_equal_to_the_epochs_is_what_the_curve_is_held_to(submission: Submission) -> None:

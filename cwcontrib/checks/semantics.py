@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 from cwcontrib.checks.base import Context, check, walk_strings
@@ -444,20 +445,22 @@ TEXT_NAMES = frozenset({".env", ".netrc", ".npmrc", ".pypirc", "Makefile", "Dock
 
 
 def _is_text(path: str, fmt: str) -> bool:
-    name = path.rsplit("/", 1)[-1]
-    suffix = name[name.rfind("."):].lower() if "." in name[1:] else ""
+    posix = PurePosixPath(path)  # its suffix is the last one, and a dotfile's leading dot is none (".hidden")
+    name, suffix = posix.name, posix.suffix.lower()
     return fmt in TEXT_FORMATS or suffix in TEXT_SUFFIXES or name in TEXT_NAMES or name.startswith(".env.")
 
 
 def _scanned_as_table(ctx: Context, path: str) -> bool:
-    """Whether `no_secrets_in_data` scanned the file cell by cell (a Parquet file is never text)."""
+    """Whether `no_secrets_in_data` scanned the file cell by cell. An unreadable table was not: it is still text
+    that may hold a key (a CSV with a stray line; a file named .parquet but declared, and written, as text)."""
     fmt = _table_format(path)
-    if fmt is None:
+    if fmt is None or path not in ctx.verified:
         return False
     try:
-        return read_verified_table(ctx, path, fmt) is not None or fmt == "parquet"
+        read_verified_table(ctx, path, fmt)
     except TableError:
-        return fmt == "parquet"  # an unreadable CSV is still text that may hold a key
+        return False
+    return True
 
 
 @check("semantics", "CW310", "CW326", needs=("model", "verified"))
