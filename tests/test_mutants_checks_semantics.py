@@ -826,3 +826,15 @@ def test_a_credential_s_column_of_empty_strings_holds_nothing(submission: Submis
     _, found = found_in(submission)
     assert found == [("CW310", "column 'wandb_api_key' holds credentials",
                       Location("notes/metrics.parquet", 1, column="wandb_api_key"))]
+
+
+def test_cwcontrib_s_own_failure_while_scanning_text_names_the_file(submission: Submission,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unexpected exception is CW001 at the file being read (never blamed on the submission as a finding)."""
+    def broken(*_: Any, **__: Any) -> bytes:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(semantics, "read_confined", broken)
+    _, found = semantics_stage(submission)
+    assert [(f.code, f.message, f.location) for f in found] == [
+        ("CW001", "check no_secrets_in_text_files failed: RuntimeError: boom", Location("code/common.py"))]
