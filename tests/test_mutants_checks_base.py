@@ -6,6 +6,7 @@ another check of the same stage, never by the check itself), strict mode's exact
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -192,3 +193,17 @@ def test_walk_strings_yields_every_string_with_its_pointer_and_key() -> None:
     assert list(walk_strings("alone")) == [("", "", "alone")]
     assert list(walk_strings({1: "one"})) == [("/1", "1", "one")]
     assert list(walk_strings(3)) == [] and list(walk_strings({"k": [[]]})) == []
+
+
+# -- locations --------------------------------------------------------------------------------------------------------
+
+def test_at_locates_a_pointer_in_the_loaded_manifest(tmp_path: Path) -> None:
+    from cwcontrib.findings import Location
+    from cwcontrib.validate import run_stage
+    from tests.conftest import DEMO
+
+    ctx = Context(root=DEMO)
+    assert ctx.at("/x") == Location("", None, pointer="/x")  # no manifest loaded yet
+    run_stage(ctx, "manifest")
+    assert ctx.at("/architecture/name") == Location("submission.yaml", 37, pointer="/architecture/name")
+    assert ctx.at("") == Location("submission.yaml", 2, pointer="")
