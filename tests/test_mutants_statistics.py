@@ -42,3 +42,27 @@ def test_mcnemar_p_values_are_rounded_to_12_decimals() -> None:
     """Rounded so that reports are byte-identical across libm builds; 13 decimals would show their noise."""
     p = mcnemar(5, 17).p_value  # 0.016900539398193297: its 13th decimal is not 0
     assert p == round(p, 12) and p != round(p, 11)
+
+
+def _exact_tail_case() -> tuple[float, int, float]:
+    """A mean and k whose upper tail P(X > k), summed as poisson_quantile sums it, is exactly 1 - q for a float q
+    above one half: the one case where the criterion's strict `>` matters (found by search, not hard-coded, so that
+    another libm's last bit cannot make the case vanish)."""
+    for tenths in range(10, 2000):
+        mean = tenths / 10
+        top = int(mean + 40 * math.sqrt(mean) + 100)
+        pmf = [math.exp(k * math.log(mean) - mean - math.lgamma(k + 1)) for k in range(top + 1)]
+        tail = 0.0
+        for k in range(top, -1, -1):
+            q = 1.0 - tail
+            if tail > 0 and 0.5 < q < 1.0 and 1.0 - q == tail:
+                return mean, k, q
+            tail += pmf[k]
+    raise AssertionError("no exact case found")
+
+
+def test_a_tail_of_exactly_one_minus_q_meets_the_quantile() -> None:
+    """P(X > k) = 1 - q means P(X <= k) = q: k is the smallest k with P(X <= k) >= q, and just above q it is not."""
+    mean, k, q = _exact_tail_case()
+    assert poisson_quantile(mean, q) == k
+    assert poisson_quantile(mean, math.nextafter(q, 1.0)) == k + 1
