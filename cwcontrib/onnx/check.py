@@ -36,6 +36,9 @@ DEFAULT_DOMAINS = frozenset({"", "ai.onnx"})
 # 13: Resize, Split, Squeeze and Unsqueeze took their present semantics; 23: the newest opset the pinned
 # ONNX Runtime (1.32) implements in full. Both ends are tested.
 SUPPORTED_OPSETS = range(13, 24)
+# Sub-byte element types, packed in raw_data: onnx.numpy_helper writes ceil(elements * bits / 8) bytes. By
+# TensorProto number (UINT4 INT4 FLOAT4E2M1 UINT2 INT2 FLOAT6E2M3 FLOAT6E3M2): onnx is imported only when needed.
+_PACKED_BITS = {21: 4, 22: 4, 23: 4, 25: 2, 26: 2, 27: 6, 28: 6}
 
 
 @dataclass(frozen=True)
@@ -222,8 +225,9 @@ def _check_values(tensor: Any) -> None:
             itemsize = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type)).itemsize
         except (KeyError, TypeError, ValueError):
             raise WeightsError("CW417", f"tensor {name} has the unknown data type {tensor.data_type}") from None
-        if tensor.data_type not in (onnx.TensorProto.INT4, onnx.TensorProto.UINT4) and \
-                len(tensor.raw_data) != elements * itemsize:
+        bits = _PACKED_BITS.get(tensor.data_type)  # 2-, 4- and 6-bit types: packed, the last byte padded
+        expected = elements * itemsize if bits is None else (elements * bits + 7) // 8
+        if len(tensor.raw_data) != expected:
             raise WeightsError("CW417", f"tensor {name} declares {elements:,} elements but holds "
                                         f"{len(tensor.raw_data):,} bytes")
     try:
