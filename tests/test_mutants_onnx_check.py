@@ -431,3 +431,55 @@ def test_non_finite_complex_values_are_refused() -> None:
 def test_integers_are_not_checked_for_finiteness() -> None:
     big = numpy_helper.from_array(np.array([np.iinfo(np.int64).max, 0], np.int64), "i")
     assert outcome(with_initializer(big)) == ("ok", "")
+
+
+# --- added after the first run on 1ae8778 ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("domain", ["", "ai.onnx"])
+def test_a_local_function_shadowing_a_standard_operator_is_refused_in_either_spelling(domain: str) -> None:
+    """The default domain spelt out, 'ai.onnx', is unknown to onnx.defs: a function Relu in 'ai.onnx' passed before
+    the fix."""
+    shadow = local_function([helper.make_node("Neg", ["a"], ["b"])], name="Relu", domain=domain)
+    assert outcome(classifier(functions=[shadow])) == (
+        "CW419", "local function 'Relu' redefines a standard operator")
+
+
+def test_a_standard_operator_is_looked_up_in_the_functions_own_domain() -> None:
+    imports = [helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)]
+    ml = local_function([helper.make_node("Relu", ["a"], ["b"])], name="LinearClassifier", domain="ai.onnx.ml",
+                        imports=imports)
+    assert outcome(classifier(functions=[ml], imports=imports)) == (
+        "CW419", "local function 'LinearClassifier' redefines a standard operator")
+    relu_in_ml = local_function([helper.make_node("Neg", ["a"], ["b"])], name="Relu", domain="ai.onnx.ml",
+                                imports=imports)
+    assert outcome(classifier(functions=[relu_in_ml], imports=imports)) == ("ok", "")  # ai.onnx.ml has no Relu
+
+
+def test_the_checker_runs_without_full_shape_inference() -> None:
+    """A declared output shape (1, 3) that inference would make (1, 5): full_check=True refuses it, the reader
+    does not (ONNX Runtime re-evaluates the graph later)."""
+    model = classifier(initializer=[numpy_helper.from_array(np.ones((4, 5), np.float32), "w"),
+                                    numpy_helper.from_array(np.zeros(5, np.float32), "b")])
+    with pytest.raises(onnx.shape_inference.InferenceError):
+        onnx.checker.check_model(model, full_check=True)
+    assert outcome(model) == ("ok", "")
+
+
+@pytest.mark.parametrize("text", ["", " \n "])
+def test_a_checker_error_without_text_is_named_by_its_type(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    def refuse(model: Any, full_check: bool = False) -> None:
+        raise onnx.checker.ValidationError(text)
+    monkeypatch.setattr(onnx.checker, "check_model", refuse)
+    assert outcome(classifier()) == ("CW423", "onnx.checker refuses the graph: 'ValidationError'")
+
+
+def test_an_unnamed_non_finite_tensor_message() -> None:
+    assert outcome(with_initializer(nan_tensor(""))) == ("CW422", "tensor '(unnamed)' has 1 NaN or infinite values")
+
+
+@pytest.mark.parametrize("data_type,bits", [(TensorProto.INT4, 4), (TensorProto.UINT2, 2),
+                                            (TensorProto.FLOAT6E2M3, 6)])
+def test_packed_bytes_when_the_bits_fill_whole_bytes(data_type: int, bits: int) -> None:
+    packed = numpy_helper.from_array(np.zeros(8, dtype=helper.tensor_dtype_to_np_dtype(data_type)), "q")
+    assert len(packed.raw_data) == bits  # 8 elements of `bits` bits
+    assert outcome(with_initializer(packed)) == ("ok", "")

@@ -145,7 +145,7 @@ def _all_nodes(model: Any, limits: OnnxLimits) -> Iterator[Any]:
         if function.domain not in STANDARD_DOMAINS:
             raise WeightsError("CW419", f"local function {_name(function.name)} is in the custom domain "
                                         f"{_name(function.domain)}")
-        if onnx.defs.has(function.name, function.domain):
+        if onnx.defs.has(function.name, "" if function.domain in DEFAULT_DOMAINS else function.domain):  # ai.onnx = ''
             raise WeightsError("CW419", f"local function {_name(function.name)} redefines a standard operator")
         for entry in function.opset_import:
             if entry.domain not in STANDARD_DOMAINS:
