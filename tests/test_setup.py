@@ -75,9 +75,30 @@ def test_the_environment_running_the_tests_is_the_lock() -> None:
 
 @needs_pypi
 def test_the_lock_regenerates_byte_for_byte() -> None:
-    """`scripts/lock --check` compiles the lock again from nothing and compares: same inputs, same bytes."""
+    """`scripts/lock --check` resolves again (the committed lock as preference) and compares: same bytes.
+
+    The registry now lists filelock 4.3.2 (uploaded before the lock's date, listed after the lock was made): a
+    resolution from nothing picks it, and the committed lock, which holds 4.3.1, must still check.
+    """
     result = run("scripts/lock", "--check")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@needs_pypi
+def test_the_lock_check_fails_when_the_inputs_ask_for_what_the_lock_does_not_hold(tmp_path: Path) -> None:
+    for name in ("pyproject.toml", "constraints.txt", "requirements", "scripts/lock"):
+        target = tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["cp", "-r", str(REPO / name), str(target)], check=True)
+    pinned = re.search(r"^filelock==(\S+) ", LOCK.read_text(encoding="utf-8"), re.MULTILINE)
+    assert pinned is not None
+    with (tmp_path / "constraints.txt").open("a", encoding="utf-8") as constraints:
+        constraints.write(f"filelock!={pinned.group(1)}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "PIP_"))} | {"UV": str(REPO / "scripts/uv")}
+    result = subprocess.run([str(tmp_path / "scripts/lock"), "--check"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "requirements/lock.txt is not what scripts/lock makes" in result.stderr
 
 
 @needs_pypi
