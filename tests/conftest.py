@@ -79,6 +79,21 @@ class Submission:
 
 
 @pytest.fixture
+def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Path]]:
+    """A real HTTPS server on 127.0.0.1 serving tmp_path/site, trusted through CWCONTRIB_CA_BUNDLE, with downloads
+    cached in tmp_path/cache: yields its URL and the site folder."""
+    from tests.https_server import https_server
+
+    site, certificates = tmp_path / "site", tmp_path / "certs"
+    site.mkdir()
+    certificates.mkdir()
+    monkeypatch.setenv("CWCONTRIB_CACHE", str(tmp_path / "cache"))
+    with https_server(site, certificates) as (url, cert):
+        monkeypatch.setenv("CWCONTRIB_CA_BUNDLE", str(cert))
+        yield url, site
+
+
+@pytest.fixture
 def demo() -> Path:
     return DEMO
 

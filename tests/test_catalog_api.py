@@ -4,7 +4,6 @@ HTTPS on 127.0.0.1 (self-signed certificate), including downloads that must be r
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ from cwcontrib.catalog.columns import TABLES
 from cwcontrib.catalog.fetch import sums_text
 from cwcontrib.catalog.index import build_catalog
 from tests.conftest import DEMO, Submission, make_repo
-from tests.https_server import https_server
 
 SUB = DEMO.name
 PANDAS = {"string": "string", "int": "Int64", "float": "Float64", "bool": "boolean"}
@@ -48,16 +46,11 @@ def outside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Path]]:
-    """An HTTPS server on 127.0.0.1 serving tmp_path/site, trusted through CWCONTRIB_CA_BUNDLE."""
-    site = tmp_path / "site"
-    site.mkdir()
-    certificates = tmp_path / "certs"
-    certificates.mkdir()
-    with https_server(site, certificates) as (url, cert):
-        monkeypatch.setenv("CWCONTRIB_CA_BUNDLE", str(cert))
-        monkeypatch.setenv("CWCONTRIB_RELEASES", f"{url}/releases")
-        yield url, site
+def served(served: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> tuple[str, Path]:
+    """conftest's HTTPS server on 127.0.0.1, named as where releases are downloaded from."""
+    url, _site = served
+    monkeypatch.setenv("CWCONTRIB_RELEASES", f"{url}/releases")
+    return served
 
 
 def test_load_catalog_in_a_checkout_has_the_documented_dtypes(catalog_repo: Path,

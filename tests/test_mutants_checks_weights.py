@@ -10,7 +10,6 @@ re-evaluation off, and asserts on the report (`Report.as_dict()`), never on the 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
@@ -476,18 +475,10 @@ def test_a_bug_in_a_reader_is_an_internal_error_naming_the_file(submission: Subm
 # -- remote weights ---------------------------------------------------------------------------------------------------
 
 @pytest.fixture
-def remote(submission: Submission, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Submission, str]]:
+def remote(submission: Submission, served: tuple[str, Path]) -> tuple[Submission, str]:
     """t01's PyTorch weights served by a real HTTPS server on 127.0.0.1 and declared by URI only."""
-    from tests.https_server import https_server
-
-    site, certificates = tmp_path / "site", tmp_path / "certs"
-    site.mkdir()
-    certificates.mkdir()
-    monkeypatch.setenv("CWCONTRIB_CACHE", str(tmp_path / "cache"))
-    with https_server(site, certificates) as (url, cert):
-        monkeypatch.setenv("CWCONTRIB_CA_BUNDLE", str(cert))
-        uri = f"{url}/t01-pytorch.safetensors"
-        yield submission, uri
+    url, _site = served
+    return submission, f"{url}/t01-pytorch.safetensors"
 
 
 def _serve(sub: Submission, uri: str, site: Path, tensors: dict[str, np.ndarray]) -> None:

@@ -107,35 +107,26 @@ def test_a_poisoned_graph_fails_stage_4_and_is_not_evaluated(study: Path, tmp_pa
     assert len(report["evaluation"]["runs"]) == 4
 
 
-def test_a_graph_declared_by_uri_is_fetched_checked_and_reevaluated(study: Path, tmp_path: Path) -> None:
+def test_a_graph_declared_by_uri_is_fetched_checked_and_reevaluated(study: Path, tmp_path: Path,
+                                                                     served: tuple[str, Path]) -> None:
     """An ONNX graph hosted elsewhere, like any remote weights: `--fetch` downloads it from a real HTTPS server on
     127.0.0.1 (bounded, sha256-checked), stage 4 checks it and stage 5 re-evaluates it; without --fetch it is
     reported remote and not verified (CW215)."""
-    from tests.https_server import https_server
-
-    folder, site, certificates = tmp_path / "remote", tmp_path / "site", tmp_path / "certs"
+    url, site = served
+    folder = tmp_path / "remote"
     shutil.copytree(study, folder)
-    site.mkdir()
-    certificates.mkdir()
     rel = "weights/t01-pytorch.onnx"
     shutil.move(folder / rel, site / "t01-pytorch.onnx")
-    with https_server(site, certificates) as (url, cert):
-        data = yaml.safe_load((folder / "submission.yaml").read_text())
-        uri = f"{url}/t01-pytorch.onnx"
-        data["trials"][0]["runs"]["pytorch"]["weights"] = uri
-        [entry] = [a for a in data["artifacts"] if a.get("path") == rel]
-        entry.pop("path")
-        entry["uri"] = uri
-        (folder / "submission.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-        env = {"CWCONTRIB_CA_BUNDLE": str(cert), "CWCONTRIB_CACHE": str(tmp_path / "cache")}
-        os.environ.update(env)
-        try:
-            unfetched = validate(folder)
-            fetched = json.loads(run_cli("validate", str(folder), "--format", "json", "--all", "--seed", "0123abcd",
-                                         "--fetch").stdout)
-        finally:
-            for name in env:
-                os.environ.pop(name)
+    data = yaml.safe_load((folder / "submission.yaml").read_text())
+    uri = f"{url}/t01-pytorch.onnx"
+    data["trials"][0]["runs"]["pytorch"]["weights"] = uri
+    [entry] = [a for a in data["artifacts"] if a.get("path") == rel]
+    entry.pop("path")
+    entry["uri"] = uri
+    (folder / "submission.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    unfetched = validate(folder)
+    fetched = json.loads(run_cli("validate", str(folder), "--format", "json", "--all", "--seed", "0123abcd",
+                                 "--fetch").stdout)
     assert [f["code"] for f in unfetched["findings"]] == ["CW215"]
     assert fetched["valid"] is True and fetched["findings"] == [], fetched["findings"]
     runs = {r["trial"]: r for r in fetched["evaluation"]["runs"]}

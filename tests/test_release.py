@@ -305,32 +305,26 @@ def test_versions_from_tags_in_a_checkout(history: History, monkeypatch: pytest.
     assert set(cwcontrib.load_catalog("submissions", version="1.0.0")["submission_id"]) == {SUB}
 
 
-def test_served_release_assets_load_diff_and_verify(history: History, tmp_path: Path,
+def test_served_release_assets_load_diff_and_verify(history: History, tmp_path: Path, served: tuple[str, Path],
                                                     monkeypatch: pytest.MonkeyPatch,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     """Outside a checkout: releases as GitHub serves them, over real HTTPS on 127.0.0.1."""
-    from tests.https_server import https_server
-
-    site = tmp_path / "site"
+    url, site = served
     for version in ("1.0.0", "1.1.0"):
         shutil.copytree(history.dist(version), site / "releases" / "download" / f"v{version}")
     (tmp_path / "work").mkdir()
-    (tmp_path / "certs").mkdir()
     monkeypatch.chdir(tmp_path / "work")
-    monkeypatch.setenv("CWCONTRIB_CACHE", str(tmp_path / "cache"))
-    with https_server(site, tmp_path / "certs") as (url, cert):
-        monkeypatch.setenv("CWCONTRIB_CA_BUNDLE", str(cert))
-        monkeypatch.setenv("CWCONTRIB_RELEASES", f"{url}/releases")
-        assert set(cwcontrib.load_catalog("runs", version="1.0.0")["submission_id"]) == {SUB}
-        assert cli.main(["catalog", "diff", "1.0.0", "1.1.0", "--json"]) == 0
-        assert json.loads(capsys.readouterr().out)["submission added"] == [SECOND]
-        assert cli.main(["verify-release", "1.1.0", "--public-key", str(history.public)]) == 0
-        assert "signature verified" in capsys.readouterr().out
+    monkeypatch.setenv("CWCONTRIB_RELEASES", f"{url}/releases")
+    assert set(cwcontrib.load_catalog("runs", version="1.0.0")["submission_id"]) == {SUB}
+    assert cli.main(["catalog", "diff", "1.0.0", "1.1.0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["submission added"] == [SECOND]
+    assert cli.main(["verify-release", "1.1.0", "--public-key", str(history.public)]) == 0
+    assert "signature verified" in capsys.readouterr().out
 
-        served = site / "releases" / "download" / "v1.1.0" / "runs.parquet"
-        served.write_bytes(served.read_bytes()[:-8] + b"tampered")
-        monkeypatch.setenv("CWCONTRIB_CACHE", str(tmp_path / "fresh-cache"))
-        assert cli.main(["verify-release", "1.1.0", "--public-key", str(history.public)]) == 1
+    runs = site / "releases" / "download" / "v1.1.0" / "runs.parquet"
+    runs.write_bytes(runs.read_bytes()[:-8] + b"tampered")
+    monkeypatch.setenv("CWCONTRIB_CACHE", str(tmp_path / "fresh-cache"))
+    assert cli.main(["verify-release", "1.1.0", "--public-key", str(history.public)]) == 1
     out = capsys.readouterr().out
     assert "FAILED runs.parquet: differs or cannot be downloaded" in out
     assert f"FAILED {SIGNATURE}: runs.parquet signed but missing" in out

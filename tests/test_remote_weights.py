@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ from cwcontrib import cli
 from cwcontrib.checks import Options
 from cwcontrib.validate import Report, validate
 from tests.conftest import Submission
-from tests.https_server import https_server
 
 WEIGHTS = "weights/t01-pytorch.safetensors"
 EVALUATE = Options(device="cpu", seed="5eed", all_trials=True)
@@ -25,17 +23,6 @@ EVALUATE = Options(device="cpu", seed="5eed", all_trials=True)
 
 def codes(report: Report) -> list[str]:
     return sorted({f.code for f in report.findings})
-
-
-@pytest.fixture
-def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Path]]:
-    site, certificates = tmp_path / "site", tmp_path / "certs"
-    site.mkdir()
-    certificates.mkdir()
-    monkeypatch.setenv("CWCONTRIB_CACHE", str(tmp_path / "cache"))
-    with https_server(site, certificates) as (url, cert):
-        monkeypatch.setenv("CWCONTRIB_CA_BUNDLE", str(cert))
-        yield url, site
 
 
 @pytest.fixture
