@@ -27,10 +27,32 @@ MANIFEST_NAMES = ("submission.yaml", "submission.yml", "submission.json")
 
 # Both parsers give the same findings (tests run the loader corpus through each): libyaml when PyYAML was
 # built with it, for speed, else PyYAML's pure-Python parser.
-YAML_LOADERS: dict[str, type[Any]] = {"python": yaml.SafeLoader}
+
+
+class _PythonLoader(yaml.SafeLoader):
+    """PyYAML's pure-Python parser, refusing the directives libyaml refuses, so whether a manifest loads does not
+    depend on how PyYAML was built: it reads `%YAML 1.0` and `1.3` (libyaml only 1.1 and 1.2) and skips a
+    directive it does not know (`%FOO`), which libyaml calls an error."""
+
+    def scan_directive_name(self, start_mark: yaml.Mark) -> str:
+        name: str = super().scan_directive_name(start_mark)  # type: ignore[no-untyped-call]  # untyped stubs
+        if name not in ("YAML", "TAG"):
+            raise yaml.scanner.ScannerError("while scanning a directive", start_mark, "found unknown directive name",
+                                            self.get_mark())
+        return name
+
+    def process_directives(self) -> Any:
+        if self.check_token(yaml.DirectiveToken):
+            token = self.peek_token()  # type: ignore[no-untyped-call]
+            if token.name == "YAML" and token.value not in ((1, 1), (1, 2)):
+                raise yaml.parser.ParserError(None, None, "found incompatible YAML document", token.start_mark)
+        return super().process_directives()  # type: ignore[no-untyped-call]
+
+
+YAML_LOADERS: dict[str, type[Any]] = {"python": _PythonLoader}
 if hasattr(yaml, "CSafeLoader"):
     YAML_LOADERS["libyaml"] = yaml.CSafeLoader
-_YamlLoader: type[Any] = YAML_LOADERS.get("libyaml", yaml.SafeLoader)
+_YamlLoader: type[Any] = YAML_LOADERS.get("libyaml", _PythonLoader)
 
 # Problems a YAML parser reports when one of *its own* bounds is reached, not a syntax error: libyaml >= 0.2.6
 # (the libyaml in PyYAML 6.0.4's wheels) stops flow nesting at 1,000 levels while scanning ahead, before any
@@ -282,11 +304,11 @@ def _build(text: str, file: str, limits: Limits, loader: type[Any]) -> _TreeBuil
 
 def parse_yaml(text: str, file: str, limits: Limits) -> LoadedManifest:
     first = _build(text, file, limits, _YamlLoader)
-    if first.parser_bound and _YamlLoader is not yaml.SafeLoader:
+    if first.parser_bound and _YamlLoader is not _PythonLoader:
         # The parser's own bound stopped it before cwcontrib's could: the pure-Python parser, which has none and
         # streams its events, finds where cwcontrib's limit is crossed, so the finding (line, pointer, message)
         # is the same whichever parser this machine has.
-        exact = _build(text, file, limits, yaml.SafeLoader).out
+        exact = _build(text, file, limits, _PythonLoader).out
         if any(f.code == "CW109" for f in exact.findings):
             return exact
     return first.out

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from cwcontrib import manifest
 from cwcontrib.limits import Limits
@@ -110,7 +109,7 @@ def test_deep_nesting_stops_at_the_limit(text: str, line: int, pointer: str) -> 
 def test_the_parsers_own_nesting_bound_is_cw109_with_its_line() -> None:
     """With cwcontrib's limit set above libyaml's, libyaml's own refusal is still CW109 (not a syntax error)."""
     loaded = parse_yaml("a: 1\nb: " + "[" * 1200 + "]" * 1200 + "\n", "m.yaml", Limits(manifest_depth=2_000))
-    if manifest._YamlLoader is yaml.SafeLoader:
+    if manifest._YamlLoader is manifest.YAML_LOADERS["python"]:
         assert loaded.findings == []  # the pure-Python parser has no bound of its own
     else:
         [problem] = loaded.findings

@@ -512,11 +512,29 @@ def test_libyaml_nesting_bound_under_a_higher_cwcontrib_limit(yaml_loader: str) 
         assert loaded.findings == []
 
 
-def test_the_pure_python_parser_reruns_only_for_libyamls_own_bound(yaml_loader: str) -> None:
-    """libyaml refuses %YAML 1.3 (the pure-Python parser reads it): that refusal stands, even though the other
-    parser would find the value limit crossed."""
-    loaded = parse_yaml("%YAML 1.3\n---\n[1, 2, 3]\n", "m.yaml", Limits(manifest_values=3))
-    if yaml_loader == "libyaml":
-        assert found(loaded) == [("CW104", "found incompatible YAML document", 1, None)]
+@pytest.mark.parametrize(("text", "expected"), [
+    ("%YAML 1.0\n---\n[1]\n", ("CW104", "found incompatible YAML document", 1, None)),
+    ("# a comment\n%YAML 1.3\n---\n[1]\n", ("CW104", "found incompatible YAML document", 2, None)),
+    ("%YAML 2.0\n---\n[1]\n", ("CW104", "found incompatible YAML document", 1, None)),
+    ("%FOO bar\n---\n[1]\n", ("CW104", "while scanning a directive found unknown directive name", 1, None)),
+    ("a: 1\n...\n%YAMLX 1.1\n---\nb\n", ("CW104", "while scanning a directive found unknown directive name", 3,
+                                          None)),
+    ("%YAML 1.1\n---\n[1]\n", None),
+    ("%YAML 1.2\n---\n[1]\n", None),
+    ("%TAG !e! tag:example.com,2000:\n---\n[1]\n", None),
+])
+def test_both_parsers_refuse_the_directives_libyaml_refuses(yaml_loader: str, text: str,
+                                                             expected: tuple[str, str, int, None] | None) -> None:
+    """PyYAML's pure-Python parser reads %YAML 1.0 and 1.3 and skips unknown directives; libyaml refuses them.
+    cwcontrib's pure-Python loader refuses them too: a manifest loads, or not, whichever parser this machine has."""
+    loaded = parse_yaml(text, "m.yaml", Limits())
+    if expected is None:
+        assert loaded.findings == [] and loaded.data == [1]
     else:
-        assert found(loaded) == [("CW109", "more than 3 values", 3, None)]
+        assert found(loaded) == [expected] and loaded.data is None
+
+
+def test_the_pure_python_parser_reruns_only_for_libyamls_own_bound(yaml_loader: str) -> None:
+    """A refusal that is not libyaml's own bound stands as it is (both parsers refuse %YAML 1.3 the same way)."""
+    loaded = parse_yaml("%YAML 1.3\n---\n[1, 2, 3]\n", "m.yaml", Limits(manifest_values=3))
+    assert found(loaded) == [("CW104", "found incompatible YAML document", 1, None)]
