@@ -45,8 +45,11 @@ def exit_with(code):
     os._exit(code)
 def block():
     time.sleep(3600)
+def slow_exit():
+    import atexit
+    atexit.register(time.sleep, 3600)
 w._OPERATIONS.update(echo=echo, unpicklable=unpicklable, local_raise=local_raise, base_raise=base_raise,
-                     exit_with=exit_with, block=block, build=lambda spec: ("built", spec))
+                     exit_with=exit_with, block=block, slow_exit=slow_exit, build=lambda spec: ("built", spec))
 """
 
 
@@ -207,13 +210,13 @@ def test_death_names_an_exit_status_or_a_signal() -> None:
     assert workers_module._death(clean) == "exited with status 0"
     for number, text in ((signal.SIGKILL, "was killed by SIGKILL"), (signal.SIGTERM, "was killed by SIGTERM"),
                          (40, "was killed by signal 40")):  # 40: a real-time signal, not in signal.Signals
-        process = subprocess.Popen(["sleep", "600"])
+        process = subprocess.Popen(["sleep", "60"])
         os.kill(process.pid, number)
         assert workers_module._death(process) == text
 
 
 def test_death_of_a_process_that_does_not_end_is_that_it_stopped_answering() -> None:
-    process = subprocess.Popen(["sleep", "600"])
+    process = subprocess.Popen(["sleep", "60"])
     try:
         assert workers_module._death(process) == "stopped answering"
     finally:
@@ -403,9 +406,8 @@ def test_a_worker_that_dies_while_starting_is_named(tmp_path: Path, monkeypatch:
 def test_a_worker_that_stops_answering_is_killed(plain: Worker) -> None:
     plain.timeout = 0.5
     assert plain.call("saying who it is", "pid") == plain.pid  # started and ready
-    os.kill(plain.pid, signal.SIGSTOP)  # it will never answer
     with pytest.raises(WorkerFailure) as failed:
-        plain.call("saying who it is again", "pid")
+        plain.call("saying who it is again", "block")  # it will never answer
     assert str(failed.value) == ("the plain worker did not answer within 0.5 s (it was killed) while saying who it is "
                                  "again")
     assert plain.process.returncode == -signal.SIGKILL
@@ -416,7 +418,7 @@ def test_a_worker_that_stops_answering_is_killed(plain: Worker) -> None:
 
 
 def test_a_worker_that_never_starts_answering_is_killed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _hook(tmp_path, monkeypatch, "import os, signal\nos.kill(os.getpid(), signal.SIGSTOP)\n")
+    _hook(tmp_path, monkeypatch, "import time\ntime.sleep(3600)\n")  # it never says it is ready
     worker = Worker("plain", LIMITS, timeout=2)
     try:
         with pytest.raises(WorkerFailure) as failed:
@@ -516,7 +518,7 @@ def test_a_stopped_worker_takes_no_more_calls(plain: Worker) -> None:
 
 def test_a_worker_that_does_not_stop_when_asked_is_killed(plain: Worker) -> None:
     assert plain.call("saying who it is", "pid") == plain.pid
-    os.kill(plain.pid, signal.SIGSTOP)
+    plain.call("delaying its exit", "slow_exit")
     plain.stop()  # asked, then waited for
     assert plain.process.returncode == -signal.SIGKILL
     assert not Path(plain.private).exists()
