@@ -431,3 +431,33 @@ def test_output_shape() -> None:
     with pytest.raises(FingerprintError) as info:
         output_shape(unknown, (8, 8, 1))
     assert str(info.value) == "the shape of the graph's output 'y' cannot be inferred"
+
+
+def test_valid_auto_pad_overrides_pads() -> None:
+    """auto_pad VALID with pads set too: ONNX ignores the pads, so does the fingerprint."""
+    f = fp([helper.make_node("Conv", ["x", "k"], ["y"], auto_pad="VALID", pads=[1, 1, 1, 1])],
+           [init("k", (1, 1, 3, 3))])
+    assert dict(f.padding) == {"conv:valid": 1}
+    f = fp([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], auto_pad="VALID", pads=[1, 1, 1, 1])])
+    assert dict(f.padding) == {"pool:valid": 1}
+
+
+def test_a_pools_dilations_default_to_one() -> None:
+    """'same' on 8 pixels, kernel 2, stride 2: no padding; dilated by 2 in either axis it would pad 1."""
+    f = fp([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 2], auto_pad="SAME_UPPER")])
+    assert dict(f.padding) == {"pool:valid": 1}
+
+
+def test_pools_of_the_same_padding_are_counted() -> None:
+    f = fp([helper.make_node("MaxPool", ["x"], ["p"], kernel_shape=[2, 2]),
+            helper.make_node("MaxPool", ["p"], ["y"], kernel_shape=[2, 2])])
+    assert dict(f.padding) == {"pool:valid": 2} and f.kind("pooling").count == 2
+
+
+def test_shape_inference_failure_is_cut_at_300_characters() -> None:
+    """The first line of the error names the node: a 400-character name makes it long."""
+    g = graph([helper.make_node("Add", ["x", "w"], ["y"], name="n" * 400)], [init("w", (3, 5))])
+    with pytest.raises(FingerprintError) as info:
+        onnx_fingerprint(g, (8, 8, 1))
+    prefix = "shape inference fails at the declared input [1, 1, 8, 8]: "
+    assert str(info.value).startswith(prefix + "[ShapeInferenceError]") and len(str(info.value)) == len(prefix) + 300
