@@ -353,6 +353,11 @@ def test_what_a_worker_raises_is_raised_here_and_the_worker_goes_on(plain: Worke
     assert plain.failure is None
 
 
+def test_a_worker_resolves_a_named_device_without_a_framework(plain: Worker) -> None:
+    assert plain.call("choosing the device", "device", "cuda:1") == "cuda:1"
+    assert plain.call("choosing the device", "device", "cpu") == "cpu"
+
+
 def test_a_worker_killed_during_a_call_is_named_and_later_calls_do_not_wait(plain: Worker) -> None:
     assert plain.call("saying who it is", "pid") == plain.pid
     pending = plain.submit("evaluating run 1", "block")
