@@ -51,10 +51,14 @@ def flat(dims: list[Any] | None = None) -> Any:
 
 def centred(batch: int | str) -> Any:
     """y = Flatten(x) − the batch's mean: an example's predicted class depends on the rest of its batch."""
+    return centred_dims([batch, 1, 2, 2])
+
+
+def centred_dims(dims: list[Any]) -> Any:
     nodes = [helper.make_node("Flatten", ["x"], ["f"]),
              helper.make_node("ReduceMean", ["f", "axis0"], ["m"], keepdims=1),
              helper.make_node("Sub", ["f", "m"], ["y"])]
-    return model(nodes, [image(dims=[batch, 1, 2, 2])], [scores()],
+    return model(nodes, [image(dims=dims)], [scores()],
                  [numpy_helper.from_array(np.array([0], np.int64), "axis0")])
 
 
@@ -228,13 +232,25 @@ def test_an_output_not_of_batch_by_classes_is_refused() -> None:
 
 
 def test_a_run_onnx_runtime_refuses_is_an_evaluation_error_cut_at_500_characters() -> None:
-    """Reshape to a shape that does not hold the example: the session builds, the run fails."""
-    g = model([helper.make_node("Reshape", ["x", "s"], ["y"])], [image()], [scores()],
+    """Reshape to a shape that does not hold the example: the session builds, the run fails, and its message names
+    the node: a 2,000-character name makes it long."""
+    g = model([helper.make_node("Reshape", ["x", "s"], ["y"], name="r" * 2000)], [image()], [scores()],
               [numpy_helper.from_array(np.array([-1, 3], np.int64), "s")])
     with pytest.raises(EvaluationError) as info:
         predict_onnx(g, examples(1))
     message = str(info.value)
-    assert message.startswith("ONNX Runtime refused the input: ") and len(message) <= 32 + 500
+    assert message.startswith("ONNX Runtime refused the input: ") and "running Reshape node" in message
+    assert len(message) == len("ONNX Runtime refused the input: ") + 500
+
+
+def test_a_fixed_batch_with_symbolic_image_dims() -> None:
+    x = examples(9)
+    assert np.array_equal(predict_onnx(centred_dims([7, "c", "h", "w"]), x), expected_centred(x, 7, 0.0))
+
+
+def test_a_graph_declaring_a_batch_of_zero_is_refused_by_onnx_runtime_not_a_traceback() -> None:
+    with pytest.raises(EvaluationError, match=r"(?s)ONNX Runtime refused the input: .*Got: 1000 Expected: 0"):
+        predict_onnx(flat([0, 1, 2, 2]), examples(3))
 
 
 # ------------------------------------------------------------------------------------------- predictions
