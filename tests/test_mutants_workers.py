@@ -259,6 +259,22 @@ def test_a_worker_starts_with_its_limits_environment_and_descriptors(tmp_path: P
     assert _open_descriptors() == before
 
 
+def test_a_worker_s_stdin_is_dev_null_whatever_the_parent_s_is() -> None:
+    read_end, write_end = os.pipe()
+    saved = os.dup(0)
+    os.dup2(read_end, 0)  # the parent's stdin a pipe (under mutmut or nohup it is /dev/null already)
+    try:
+        worker = Worker("plain", LIMITS, timeout=60)
+    finally:
+        os.dup2(saved, 0)
+        for fd in (saved, read_end, write_end):
+            os.close(fd)
+    try:
+        assert os.readlink(f"/proc/{worker.pid}/fd/0") == "/dev/null"
+    finally:
+        worker.stop()
+
+
 def test_a_worker_without_a_memory_limit_keeps_its_parent_s(tmp_path: Path) -> None:
     worker = Worker("plain", LIMITS, timeout=60)
     try:
