@@ -724,8 +724,8 @@ def test_a_graph_is_read_in_the_layout_its_key_declares(tmp_path: Path, graphs: 
     sub = mlp_study(tmp_path, graphs, ["relu", None, None, None, None])
     sub.edit(lambda d: d["architecture"]["implementations"]["pytorch"].update(layout="NHWC"))
     validation, report, found = run(sub)
-    assert found == [("CW408", "weights/t01-pytorch.onnx: the graph's input is [1, 1, 8, 8], the declared NHWC input "
-                               "[8, 8, 1]", at(validation, "/trials/0/runs/pytorch/weights"))]
+    assert found == [("CW408", "weights/t01-pytorch.onnx: the graph's input is [batch, 1, 8, 8], the declared NHWC "
+                               "input [8, 8, 1]", at(validation, "/trials/0/runs/pytorch/weights"))]
     assert "onnx_graphs" not in report
 
 
@@ -764,7 +764,8 @@ def test_a_key_without_a_run_in_a_trial_and_a_graph_another_key_rejects(tmp_path
 
     sub.edit(add_key)
     validation, report, found = run(sub)
-    assert found == [("CW408", f"weights/t0{i + 1}-pytorch.onnx: the graph's input is [1, 1, 8, 8], the declared NHWC "
-                               "input [8, 8, 1]", at(validation, f"/trials/{i}/runs/other/weights")) for i in range(4)]
+    assert found == [("CW408", f"weights/t0{i + 1}-pytorch.onnx: the graph's input is [batch, 1, 8, 8], the declared "
+                               "NHWC input [8, 8, 1]", at(validation, f"/trials/{i}/runs/other/weights"))
+                     for i in range(4)]
     assert list(report["architectures"]) == ["pytorch"] and report["pair_verdicts"] == []
     assert not_evaluated(report)[("t01", "other")] == "weights-rejected"

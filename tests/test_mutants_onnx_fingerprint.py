@@ -358,15 +358,19 @@ def test_an_input_not_of_rank_four_is_refused() -> None:
 
 
 def test_the_inputs_fixed_dims_must_be_the_declared_ones_the_batch_may_be_any() -> None:
-    # (batch 1 declared: the message shows the dims already fixed, so a symbolic batch would read as 1)
     with pytest.raises(FingerprintError) as info:
         onnx_fingerprint(graph(out(), dims=[1, 1, 8, 7]), (8, 8, 1))
     assert str(info.value) == "the graph's input is [1, 1, 8, 7], the declared NCHW input [1, 8, 8]"
     with pytest.raises(FingerprintError) as info:
         onnx_fingerprint(graph(out(), dims=[1, 3, 8, 8]), (8, 8, 1))
     assert str(info.value) == "the graph's input is [1, 3, 8, 8], the declared NCHW input [1, 8, 8]"
-    with pytest.raises(FingerprintError, match="declared NCHW input"):
+    # The graph's own dims, as declared: a symbolic batch by its name, an unknown one as ? (not the 1 fixed in)
+    with pytest.raises(FingerprintError) as info:
         onnx_fingerprint(graph(out(), dims=["n", 1, 9, 8]), (8, 8, 1))
+    assert str(info.value) == "the graph's input is [n, 1, 9, 8], the declared NCHW input [1, 8, 8]"
+    with pytest.raises(FingerprintError) as info:
+        onnx_fingerprint(graph(out(), dims=[None, 1, 9, 8]), (8, 8, 1))
+    assert str(info.value) == "the graph's input is [?, 1, 9, 8], the declared NCHW input [1, 8, 8]"
     with pytest.raises(FingerprintError, match=r"the declared NHWC input \[8, 8, 1\]"):
         onnx_fingerprint(graph(out(), dims=["n", 1, 8, 8]), (8, 8, 1), "NHWC")
     # a fixed batch of 4, and a dim declared 0 (unknown), are both the one example at (1, 8, 8)

@@ -61,10 +61,11 @@ def _shapes(model: Any, input_shape: tuple[int, int, int], layout: str) -> dict[
     shape = inputs[0].type.tensor_type.shape
     if len(shape.dim) != 4:
         raise FingerprintError(f"the graph's input has rank {len(shape.dim)}; an image input has rank 4")
+    # Said before the loop below overwrites the dims: a symbolic batch is shown by its name, an unknown dim as ?.
+    declared = ", ".join(str(d.dim_value or d.dim_param or "?") for d in shape.dim)
     for dim, value in zip(shape.dim, dims, strict=True):
         if dim.HasField("dim_value") and dim.dim_value not in (0, value) and dim is not shape.dim[0]:
-            raise FingerprintError(f"the graph's input is {[d.dim_value or d.dim_param for d in shape.dim]}, the "
-                                   f"declared {layout} input {dims[1:]}")
+            raise FingerprintError(f"the graph's input is [{declared}], the declared {layout} input {dims[1:]}")
         dim.Clear()
         dim.dim_value = value
     try:
