@@ -221,20 +221,6 @@ def test_what_a_worker_raises_crosses_whole(bare_worker: Worker) -> None:
     assert type(plain) is RuntimeError and str(plain) == "Local: oops"
 
 
-def test_a_worker_that_dies_while_starting_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "sitecustomize.py").write_text("import os\nos._exit(3)\n")  # dies before it says it is ready
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    worker = Worker("none", LIMITS, timeout=60)
-    try:
-        with pytest.raises(WorkerFailure) as failed:
-            worker.call("saying who it is", "pid")
-        assert str(failed.value) == ("the none worker exited with status 3 while saying who it is (it was still "
-                                     "starting: importing none)")
-    finally:
-        worker.stop()
-    assert not Path(worker.private).exists()
-
-
 def test_switch_and_pool(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(workers_module.WORKERS_VARIABLE, raising=False)
     assert workers_module.wanted(True) and not workers_module.wanted(False)
