@@ -25,10 +25,6 @@ from cwcontrib.safefs import UnsafeFile, read_confined
 
 MANIFEST_NAMES = ("submission.yaml", "submission.yml", "submission.json")
 
-# Both parsers give the same findings (tests run the loader corpus through each): libyaml when PyYAML was
-# built with it, for speed, else PyYAML's pure-Python parser.
-
-
 class _PythonLoader(yaml.SafeLoader):
     """PyYAML's pure-Python parser, refusing the directives libyaml refuses, so whether a manifest loads does not
     depend on how PyYAML was built: it reads `%YAML 1.0` and `1.3` (libyaml only 1.1 and 1.2) and skips a
@@ -49,6 +45,8 @@ class _PythonLoader(yaml.SafeLoader):
         return super().process_directives()  # type: ignore[no-untyped-call]
 
 
+# Both parsers give the same findings (tests run the loader corpus through each): libyaml when PyYAML was
+# built with it, for speed, else PyYAML's pure-Python parser.
 YAML_LOADERS: dict[str, type[Any]] = {"python": _PythonLoader}
 if hasattr(yaml, "CSafeLoader"):
     YAML_LOADERS["libyaml"] = yaml.CSafeLoader

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -34,9 +35,9 @@ def pypi_reachable() -> bool:
 needs_pypi = pytest.mark.skipif(not pypi_reachable(), reason="pypi.org:443 cannot be reached from here")
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "PIP_"))}
-    return subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
+def run(*args: str, cwd: Path = REPO, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "PIP_"))} | extra_env
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
 def lock_pins() -> dict[str, set[str]]:
@@ -89,14 +90,12 @@ def test_the_lock_check_fails_when_the_inputs_ask_for_what_the_lock_does_not_hol
     for name in ("pyproject.toml", "constraints.txt", "requirements", "scripts/lock"):
         target = tmp_path / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["cp", "-r", str(REPO / name), str(target)], check=True)
+        (shutil.copytree if (REPO / name).is_dir() else shutil.copy2)(REPO / name, target)
     pinned = re.search(r"^filelock==(\S+) ", LOCK.read_text(encoding="utf-8"), re.MULTILINE)
     assert pinned is not None
     with (tmp_path / "constraints.txt").open("a", encoding="utf-8") as constraints:
         constraints.write(f"filelock!={pinned.group(1)}\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "PIP_"))} | {"UV": str(REPO / "scripts/uv")}
-    result = subprocess.run([str(tmp_path / "scripts/lock"), "--check"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=600, check=False)
+    result = run(str(tmp_path / "scripts/lock"), "--check", cwd=tmp_path, UV=str(REPO / "scripts/uv"))
     assert result.returncode == 1, result.stdout + result.stderr
     assert "requirements/lock.txt is not what scripts/lock makes" in result.stderr
 
